@@ -1,0 +1,43 @@
+"""The `fes` command line: edit, transfer, reenact, bench, models.
+
+Every command writes its output atomically and exits non-zero with one clear line on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from engine.cli import bench, edit, models, reenact, transfer
+from engine.cli.common import quiet_native_logs
+from engine.errors import FesError
+
+COMMANDS = (edit, transfer, reenact, bench, models)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fes", description="Facial expression synthesis from the command line.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the engine does")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    quiet_native_logs()
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.run(args))
+    except FesError as exc:
+        print(f"fes {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"fes {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

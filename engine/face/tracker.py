@@ -1,0 +1,219 @@
+"""Face landmarks with MediaPipe FaceMesh (478 points, the bundled models; no download).
+
+Two running modes, as in MediaPipe's own API:
+
+* :meth:`FaceTracker.detect` — a still photo: every face, largest first, with a detector score.
+* :meth:`FaceTracker.track` — a video frame at a timestamp: one face, followed from frame to frame,
+  One-Euro smoothed, re-detected by FaceMesh itself when lost. Frames must come in time order.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from engine.errors import FaceTooSmallError, InputError, NoFaceError
+from engine.face.ibug68 import mesh_to_ibug68
+from engine.face.smoothing import OneEuroFilter, OneEuroParams
+from engine.types import Detection, Face
+
+log = logging.getLogger(__name__)
+
+# Detection runs on a copy no larger than this (longest side, px); landmarks are scaled back.
+DETECT_MAX_SIDE = 1280
+# A face smaller than this (px, longest side of its mesh box) cannot be edited convincingly.
+MIN_FACE_SIZE = 64
+
+
+@dataclass(frozen=True)
+class TrackerOptions:
+    """max_faces: faces :meth:`FaceTracker.detect` looks for; min_confidence: detector threshold;
+    smoothing: One-Euro parameters for :meth:`FaceTracker.track` (None: raw landmarks);
+    min_face_size: px, smaller faces raise :class:`FaceTooSmallError`."""
+
+    max_faces: int = 4
+    min_confidence: float = 0.5
+    smoothing: OneEuroParams | None = field(default_factory=OneEuroParams)
+    min_face_size: int = MIN_FACE_SIZE
+
+
+def _mp():
+    import mediapipe as mp  # heavy import (~1 s): only when a tracker is created
+
+    return mp
+
+
+class FaceTracker:
+    """Owns the MediaPipe graphs; use as a context manager or call :meth:`close`."""
+
+    def __init__(self, options: TrackerOptions) -> None:
+        self.options = options
+        mp = _mp()
+        self._mesh_static = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=True,
+            max_num_faces=options.max_faces,
+            refine_landmarks=True,
+            min_detection_confidence=options.min_confidence,
+        )
+        self._detector = mp.solutions.face_detection.FaceDetection(
+            model_selection=1, min_detection_confidence=options.min_confidence
+        )
+        self._mesh_video = None
+        self._filter = OneEuroFilter(options.smoothing) if options.smoothing else None
+        self._last_t: float | None = None
+        self._confidence = 0.0
+
+    @classmethod
+    def create(cls, options: TrackerOptions | None = None) -> "FaceTracker":
+        return cls(options or TrackerOptions())
+
+    def __enter__(self) -> "FaceTracker":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for graph in (self._mesh_static, self._detector, self._mesh_video):
+            if graph is not None:
+                graph.close()
+        self._mesh_video = None
+
+    # ---- still photos -------------------------------------------------------------------------
+
+    def detect(self, image: np.ndarray, face_index: int | None = None) -> Detection:
+        """All faces in a BGR photo, largest first; ``face_index`` picks one (default the largest).
+
+        image: (H, W, 3) uint8 BGR. Raises :class:`NoFaceError` when there is none,
+        :class:`FaceTooSmallError` when the chosen one is too small, :class:`InputError` for a
+        ``face_index`` that does not exist.
+        """
+        small, scale = _downscale(image)
+        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+        result = self._mesh_static.process(rgb)
+        if not result.multi_face_landmarks:
+            raise NoFaceError("no face found in the image")
+        scores = self._detector_boxes(rgb)
+        h, w = small.shape[:2]
+        faces = [
+            _face_from_landmarks(lms.landmark, w, h, scale, _match_score(lms.landmark, scores, w, h))
+            for lms in result.multi_face_landmarks
+        ]
+        faces.sort(key=lambda f: f.size, reverse=True)
+        notes: list[str] = []
+        if face_index is None:
+            chosen = 0
+            if len(faces) > 1:
+                notes.append(f"{len(faces)} faces found; using the largest (choose another with --face-index 0..{len(faces) - 1})")
+        elif 0 <= face_index < len(faces):
+            chosen = face_index
+        else:
+            raise InputError(f"--face-index {face_index} does not exist: {len(faces)} face(s) found (0..{len(faces) - 1})")
+        face = faces[chosen]
+        if face.size < self.options.min_face_size:
+            raise FaceTooSmallError(
+                f"the face is {face.size:.0f} px across; at least {self.options.min_face_size} px is needed"
+            )
+        return Detection(faces=tuple(faces), image_size=(image.shape[1], image.shape[0]), chosen=chosen, notes=tuple(notes))
+
+    def _detector_boxes(self, rgb: np.ndarray) -> list[tuple[float, tuple[float, float, float, float]]]:
+        found = self._detector.process(rgb).detections or []
+        boxes = []
+        for det in found:
+            rb = det.location_data.relative_bounding_box
+            boxes.append((float(det.score[0]), (rb.xmin, rb.ymin, rb.xmin + rb.width, rb.ymin + rb.height)))
+        return boxes
+
+    # ---- video ----------------------------------------------------------------------------------
+
+    def track(self, frame: np.ndarray, timestamp_ms: float) -> Face | None:
+        """The main face in a video frame, smoothed over time; None when no face is visible.
+
+        frame: (H, W, 3) uint8 BGR. When the face is lost the smoothing state resets, and FaceMesh
+        re-detects on the following frames. Frames with a timestamp not after the last one reset
+        the filter (a new clip).
+        """
+        if self._mesh_video is None:
+            self._mesh_video = _mp().solutions.face_mesh.FaceMesh(
+                static_image_mode=False,
+                max_num_faces=1,
+                refine_landmarks=True,
+                min_detection_confidence=self.options.min_confidence,
+                min_tracking_confidence=0.5,
+            )
+        small, scale = _downscale(frame)
+        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+        result = self._mesh_video.process(rgb)
+        if not result.multi_face_landmarks:
+            self._lost()
+            return None
+        h, w = small.shape[:2]
+        lms = result.multi_face_landmarks[0].landmark
+        if self._last_t is None:
+            # (Re-)acquired: score it once with the detector; tracking keeps it while the face stays.
+            self._confidence = _match_score(lms, self._detector_boxes(rgb), w, h)
+        face = _face_from_landmarks(lms, w, h, scale, self._confidence)
+        t = timestamp_ms / 1000.0
+        if self._filter is not None:
+            xyz = self._filter(face.mesh3d, t)
+            face = _make_face(xyz[:, :2], xyz[:, 2], face.confidence)
+        self._last_t = t
+        return face
+
+    def _lost(self) -> None:
+        self._last_t = None
+        self._confidence = 0.0
+        if self._filter is not None:
+            self._filter.reset()
+
+
+def _downscale(image: np.ndarray) -> tuple[np.ndarray, float]:
+    if image is None or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise InputError("expected an (H, W, 3) uint8 BGR image")
+    h, w = image.shape[:2]
+    scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
+    if scale < 1.0:
+        image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    return image, scale
+
+
+def _face_from_landmarks(landmarks, w: int, h: int, scale: float, confidence: float) -> Face:
+    arr = np.array([(p.x * w, p.y * h, p.z * w) for p in landmarks], dtype=np.float32) / scale
+    return _make_face(arr[:, :2], arr[:, 2], confidence)
+
+
+def _make_face(mesh: np.ndarray, z: np.ndarray, confidence: float) -> Face:
+    mesh = np.ascontiguousarray(mesh, dtype=np.float32)
+    x0, y0 = mesh.min(axis=0)
+    x1, y1 = mesh.max(axis=0)
+    return Face(
+        mesh=mesh,
+        mesh_z=np.ascontiguousarray(z, dtype=np.float32),
+        landmarks68=mesh_to_ibug68(mesh),
+        confidence=float(confidence),
+        bbox=(float(x0), float(y0), float(x1), float(y1)),
+    )
+
+
+def _match_score(landmarks, boxes, w: int, h: int) -> float:
+    """The detector score of the box that overlaps this mesh most (IoU), 0 when none does."""
+    xs = [p.x for p in landmarks]
+    ys = [p.y for p in landmarks]
+    mesh_box = (min(xs), min(ys), max(xs), max(ys))
+    best, best_iou = 0.0, 0.1
+    for score, box in boxes:
+        iou = _iou(mesh_box, box)
+        if iou > best_iou:
+            best, best_iou = score, iou
+    return best
+
+
+def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0

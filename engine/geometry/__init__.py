@@ -1,0 +1,1 @@
+"""Geometry: alignment, conditions for the generators, the shape model, expressions, retargeting."""

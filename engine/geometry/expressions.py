@@ -1,0 +1,210 @@
+"""Expression labels as landmark displacements applied to a person's own neutral shape.
+
+Templates live in resources/expressions/templates.json (see its description): FACS action units on
+iBUG-68 points, spread over the 478 FaceMesh vertices by a normalised Gaussian blend with the rigid
+vertices and the irises held still. ``fit_templates`` replaces labels by the mean displacement
+measured on labelled neutral/expressive pairs (``fes-train fit-expressions``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+import resources
+from engine.errors import InputError
+from engine.face.ibug68 import IBUG68_MIRROR, MESH_TO_IBUG68
+from engine.geometry.faceframe import FaceFrame
+from engine.geometry.labels import EXPRESSIONS, check_intensity, label_index
+from engine.geometry.pose import RIGID_MESH, align_rigid
+
+DEFAULT_PATH = resources.EXPRESSIONS / "templates.json"
+IRIS_MESH = tuple(range(468, 478))
+BLEND_SIGMA = 0.07  # face units (inter-ocular distances)
+# Weight of "no motion" in the blend: a vertex ~2.5 sigma from every handle barely moves.
+BACKGROUND_WEIGHT = float(np.exp(-0.5 * 2.5**2))
+# Inner-lip FaceMesh vertices, corner to corner. On a closed mouth the upper and lower lines
+# coincide yet move apart, so the interpolation geometry opens the lips by LIP_GAP first.
+INNER_UPPER_LIP = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+INNER_LOWER_LIP = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
+LIP_GAP = 0.15
+
+
+@dataclass(frozen=True)
+class ActionUnit:
+    name: str
+    points: dict[int, tuple[float, float]]  # iBUG index -> (dx, dy) face units, subject's right side
+    bilateral: bool = True
+
+    def handles(self, side: str = "both") -> np.ndarray:
+        """(68, 2) displacement of every iBUG point; ``side`` 'right' skips the mirrored half."""
+        out = np.zeros((68, 2))
+        for idx, (dx, dy) in self.points.items():
+            out[idx] = (dx, dy)
+            mirror = IBUG68_MIRROR[idx]
+            if self.bilateral and side == "both" and mirror != idx:
+                out[mirror] = (-dx, dy)
+        return out
+
+
+@dataclass(frozen=True)
+class ExpressionTemplates:
+    action_units: dict[str, ActionUnit]
+    recipes: dict[str, dict]  # label -> {"units": {AU: weight}, "side": "both" | "right"}
+    fitted: dict[str, np.ndarray] = field(default_factory=dict)  # label -> (478, 2) face units
+    raw: dict = field(default_factory=dict)
+
+    @staticmethod
+    def load(path: str | Path | None = None) -> "ExpressionTemplates":
+        path = Path(path) if path else DEFAULT_PATH
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            units = {
+                name: ActionUnit(
+                    name=au["name"],
+                    points={int(k): (float(v[0]), float(v[1])) for k, v in au["points"].items()},
+                    bilateral=bool(au.get("bilateral", True)),
+                )
+                for name, au in data["action_units"].items()
+            }
+            recipes = data["expressions"]
+            fitted = {k: np.asarray(v, dtype=np.float64).reshape(478, 2) for k, v in data.get("fitted", {}).items()}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{path}: not a valid expression template file ({exc})") from exc
+        missing = [label for label in EXPRESSIONS if label not in recipes and label not in fitted]
+        if missing:
+            raise InputError(f"{path}: no template for {', '.join(missing)}")
+        return ExpressionTemplates(action_units=units, recipes=recipes, fitted=fitted, raw=data)
+
+    def handles68(self, label: str) -> np.ndarray:
+        """(68, 2) face-unit displacement of the iBUG points for ``label`` at intensity 1."""
+        label_index(label)
+        if label in self.fitted:
+            return self.fitted[label][list(MESH_TO_IBUG68)]
+        recipe = self.recipes[label]
+        side = recipe.get("side", "both")
+        total = np.zeros((68, 2))
+        for unit, weight in recipe["units"].items():
+            total += float(weight) * self.action_units[unit].handles(side)
+        return total
+
+    def displacement(self, label: str, neutral_face_mesh: np.ndarray) -> np.ndarray:
+        """(478, 2) face-unit displacement for ``label`` at intensity 1 on this person's neutral mesh.
+
+        neutral_face_mesh: (478, 2) the person's neutral FaceMesh in face units.
+        """
+        label_index(label)
+        if label in self.fitted:
+            return self.fitted[label].copy()
+        return densify(neutral_face_mesh, self.handles68(label))
+
+    def with_fitted(self, fields: dict[str, np.ndarray], note: str) -> "ExpressionTemplates":
+        fitted = dict(self.fitted)
+        fitted.update(fields)
+        raw = dict(self.raw)
+        raw["fitted"] = {k: np.round(v, 5).tolist() for k, v in fitted.items()}
+        raw["fitted_from"] = note
+        return ExpressionTemplates(self.action_units, self.recipes, fitted, raw)
+
+    def save(self, path: str | Path) -> None:
+        """Write atomically (temporary file in the same folder, then rename)."""
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(self.raw, fh, indent=1)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def densify(neutral_face_mesh: np.ndarray, handles68: np.ndarray) -> np.ndarray:
+    """Spread (68, 2) iBUG displacements to all 478 vertices.
+
+    The iBUG vertices take their displacement exactly; every other vertex takes a normalised
+    Gaussian blend of the handles (a convex combination, so no overshoot and no folded
+    triangles), with the rigid vertices and the irises as extra still handles and a constant
+    still term that fades the field out away from the features.
+    """
+    mesh = _opened_lips(np.asarray(neutral_face_mesh, dtype=np.float64))
+    fixed = [i for i in RIGID_MESH + IRIS_MESH if i not in MESH_TO_IBUG68]
+    idx = list(MESH_TO_IBUG68) + fixed
+    values = np.concatenate([handles68, np.zeros((len(fixed), 2))])
+    w = _gauss(mesh, mesh[idx])
+    field = (w @ values) / (w.sum(axis=1, keepdims=True) + BACKGROUND_WEIGHT)
+    field[idx] = values
+    return field
+
+
+def _opened_lips(mesh: np.ndarray) -> np.ndarray:
+    """A copy of a face-unit mesh with everything under the inner-lip midline moved down by LIP_GAP.
+
+    Only used as interpolation geometry: the shift tapers to zero at the mouth corners and
+    below the chin, so the upper and lower lips become distinct blend centres.
+    """
+    upper, lower = mesh[list(INNER_UPPER_LIP)], mesh[list(INNER_LOWER_LIP)]
+    mid = (upper + lower) / 2
+    order = np.argsort(mid[:, 0])
+    x, y = mesh[:, 0], mesh[:, 1]
+    midline = np.interp(x, mid[order, 0], mid[order, 1])
+    left, right = mesh[78, 0], mesh[308, 0]
+    half = (right - left) / 2
+    taper = np.clip(1.0 - np.abs(x - (left + right) / 2) / (1.3 * half), 0.0, 1.0) ** 0.5
+    below = (y > midline + 1e-6) & (y < midline + 1.2)
+    below[list(INNER_LOWER_LIP[1:-1])] = True
+    below[list(INNER_UPPER_LIP)] = False
+    opened = mesh.copy()
+    opened[:, 1] += LIP_GAP * taper * below
+    return opened
+
+
+def _gauss(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    d2 = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
+    return np.exp(-d2 / (2 * BLEND_SIGMA**2))
+
+
+def expression_target(
+    neutral_mesh: np.ndarray,
+    label: str,
+    intensity: float,
+    templates: ExpressionTemplates,
+) -> np.ndarray:
+    """The person's neutral FaceMesh (478, 2) image pixels moved to ``label`` at ``intensity`` (0..1.5)."""
+    check_intensity(intensity)
+    frame = FaceFrame.of(neutral_mesh[list(MESH_TO_IBUG68)])
+    field_face = templates.displacement(label, frame.to_face(neutral_mesh))
+    return (np.asarray(neutral_mesh, dtype=np.float64) + intensity * frame.vectors_to_image(field_face)).astype(np.float32)
+
+
+def fit_templates(
+    samples: Iterable[tuple[np.ndarray, np.ndarray, str]],
+    base: ExpressionTemplates | None = None,
+    note: str = "labelled data",
+    min_samples: int = 3,
+) -> tuple[ExpressionTemplates, dict[str, int]]:
+    """Refit labels from (neutral mesh3d (478, 3), expressive mesh3d (478, 3), label) pairs of one person each.
+
+    Each pair's head pose is removed (3D similarity on the rigid vertices), the displacement is
+    taken in the neutral face's frame, and the mean over pairs of a label becomes that label's
+    template. Labels with fewer than ``min_samples`` pairs keep their previous template.
+    Returns the new templates and the pair count per label.
+    """
+    sums: dict[str, np.ndarray] = defaultdict(lambda: np.zeros((478, 2)))
+    counts: dict[str, int] = defaultdict(int)
+    for neutral3d, expressive3d, label in samples:
+        label_index(label)
+        aligned = align_rigid(expressive3d, neutral3d)
+        frame = FaceFrame.of(np.asarray(neutral3d)[list(MESH_TO_IBUG68), :2])
+        sums[label] += frame.to_face(aligned[:, :2]) - frame.to_face(np.asarray(neutral3d)[:, :2])
+        counts[label] += 1
+    fields = {label: sums[label] / n for label, n in counts.items() if n >= min_samples and label != "neutral"}
+    base = base or ExpressionTemplates.load()
+    return base.with_fitted(fields, f"{note}: " + ", ".join(f"{k} ({counts[k]} pairs)" for k in sorted(fields))), dict(counts)

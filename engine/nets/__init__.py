@@ -1,0 +1,1 @@
+"""Generator networks of the five paper families (inference side), registered by name."""

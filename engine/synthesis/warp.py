@@ -1,0 +1,211 @@
+"""The classical generator ``warp``: a piecewise-affine warp over the FaceMesh (training free).
+
+The face's 478 vertices plus two fixed rings around the face oval are triangulated once (Delaunay
+on the shape model's mean face, lips opened so the mouth interior is a clean set of triangles).
+Each output pixel inside the outer ring is mapped back through its triangle's affine to the
+source image (one dense cv2.remap); outside the ring the image is untouched, so no seam exists.
+
+Where the target mouth opens wider than the source shows, the interior is synthesised (dark oral
+cavity, upper teeth lit from the front, lip shadow) instead of stretching the lip line.
+This is the papers' "first category" baseline and the pre-warp for learned refiners.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from engine.geometry.expressions import INNER_LOWER_LIP, INNER_UPPER_LIP, _opened_lips
+from engine.geometry.faceframe import FaceFrame
+from engine.geometry.shape_model import ShapeModel
+from engine.face.ibug68 import MESH_TO_IBUG68
+
+FACE_OVAL = (176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109, 10, 338,
+             297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148)
+RING_SCALES = (1.35, 1.9)  # outer rings, as multiples of the oval's distance from its centre
+INNER_LIP_LOOP = INNER_UPPER_LIP + tuple(reversed(INNER_LOWER_LIP[1:-1]))
+BAND_ROWS = 512  # the remap map is built in bands of this many rows to bound memory
+
+
+@dataclass(frozen=True)
+class Topology:
+    triangles: np.ndarray  # (T, 3) int32 indices into mesh (478) + rings
+    mouth: np.ndarray  # (T,) bool: triangle lies inside the inner-lip loop
+
+
+@dataclass(frozen=True)
+class WarpResult:
+    """image: the warped (H, W, 3) uint8 BGR image; roi: (x0, y0, x1, y1) the region that changed;
+    mouth_fill: 0..1, how much of the mouth interior was synthesised."""
+
+    image: np.ndarray
+    roi: tuple[int, int, int, int]
+    mouth_fill: float
+
+
+def rings(mesh: np.ndarray) -> np.ndarray:
+    """(2 * 36, 2) fixed points around the face oval of ``mesh`` (478, 2)."""
+    oval = np.asarray(mesh, dtype=np.float64)[list(FACE_OVAL)]
+    centre = oval.mean(axis=0)
+    return np.concatenate([centre + s * (oval - centre) for s in RING_SCALES])
+
+
+@lru_cache(maxsize=1)
+def topology() -> Topology:
+    mean = _opened_lips(ShapeModel.load().mean)
+    pts = np.concatenate([mean, rings(mean)])
+    lo, hi = pts.min(0) - 1.0, pts.max(0) + 1.0
+    scaled = (pts - lo) * 100.0
+    w, h = (hi - lo) * 100.0
+    subdiv = cv2.Subdiv2D((0, 0, int(w) + 1, int(h) + 1))
+    subdiv.insert([(float(x), float(y)) for x, y in scaled])
+    corners = subdiv.getTriangleList().reshape(-1, 3, 2)
+    # Subdiv2D returns coordinates, not indices: take the nearest input vertex of each corner and
+    # drop the triangles that touch its virtual outer vertices (no input point near them).
+    dist = np.linalg.norm(corners[:, :, None, :] - scaled[None, None], axis=-1)
+    nearest, gap = dist.argmin(-1), dist.min(-1)
+    tris = nearest[(gap < 1e-2).all(axis=1)].astype(np.int32)
+    loop = np.asarray(INNER_LIP_LOOP)
+    poly = (mean[loop] * 100).astype(np.float32)
+    centroids = pts[tris].mean(axis=1) * 100
+    inside = np.array([cv2.pointPolygonTest(poly, (float(x), float(y)), False) > 0 for x, y in centroids])
+    on_loop = np.isin(tris, loop).all(axis=1)
+    return Topology(triangles=tris, mouth=inside & on_loop)
+
+
+def _affines(src: np.ndarray, dst: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """(T, 2, 3) affine per triangle mapping dst -> src; degenerate triangles map to identity."""
+    d = np.concatenate([dst[tris].transpose(0, 2, 1), np.ones((len(tris), 1, 3))], axis=1)  # (T, 3, 3)
+    s = src[tris].transpose(0, 2, 1)  # (T, 2, 3)
+    det = np.linalg.det(d)
+    ok = np.abs(det) > 1e-6
+    out = np.tile(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (len(tris), 1, 1))
+    out[ok] = s[ok] @ np.linalg.inv(d[ok])
+    return out
+
+
+def warp_face(image: np.ndarray, src_mesh: np.ndarray, dst_mesh: np.ndarray, fill_mouth: bool = True) -> WarpResult:
+    """Move the face in ``image`` so its FaceMesh goes from ``src_mesh`` to ``dst_mesh``.
+
+    image: (H, W, 3) uint8 BGR; src_mesh, dst_mesh: (478, 2) pixels. Memory is bounded by the
+    face region (the map is built in bands), so large photos work.
+    """
+    topo = topology()
+    src_ring = rings(src_mesh)
+    src = np.concatenate([np.asarray(src_mesh, np.float64), src_ring])
+    dst = np.concatenate([np.asarray(dst_mesh, np.float64), src_ring])
+    h, w = image.shape[:2]
+    x0, y0 = np.floor(np.minimum(src.min(0), dst.min(0))).astype(int)
+    x1, y1 = np.ceil(np.maximum(src.max(0), dst.max(0))).astype(int) + 1
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    out = image.copy()
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return WarpResult(out, (0, 0, 0, 0), 0.0)
+    offset = np.array([x0, y0], dtype=np.float64)
+    affines = _affines(src, dst, topo.triangles)
+    ids = _rasterise(dst - offset, topo.triangles, (y1 - y0, x1 - x0))
+    roi = out[y0:y1, x0:x1]
+    for r0 in range(0, y1 - y0, BAND_ROWS):
+        r1 = min(r0 + BAND_ROWS, y1 - y0)
+        band = ids[r0:r1]
+        inside = band >= 0
+        if not inside.any():
+            continue
+        yy, xx = np.mgrid[r0:r1, 0:x1 - x0]
+        xs, ys = (xx + x0).astype(np.float32), (yy + y0).astype(np.float32)
+        a = affines[np.where(inside, band, 0)].astype(np.float32)  # (rows, cols, 2, 3)
+        map_x = np.where(inside, a[..., 0, 0] * xs + a[..., 0, 1] * ys + a[..., 0, 2], xs)
+        map_y = np.where(inside, a[..., 1, 0] * xs + a[..., 1, 1] * ys + a[..., 1, 2], ys)
+        roi[r0:r1] = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    fill = 0.0
+    if fill_mouth:
+        fill = _fill_mouth(out, image, np.asarray(src_mesh, np.float64), np.asarray(dst_mesh, np.float64))
+    return WarpResult(out, (int(x0), int(y0), int(x1), int(y1)), fill)
+
+
+def _rasterise(dst: np.ndarray, tris: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(h, w) int32 map of the triangle covering each pixel centre, -1 outside the mesh."""
+    ids = np.full(shape, -1, dtype=np.int32)
+    fixed = np.round(dst * 16).astype(np.int32)  # 4 fractional bits for cv2's sub-pixel fill
+    for t, tri in enumerate(tris):
+        cv2.fillConvexPoly(ids, fixed[tri], int(t), lineType=cv2.LINE_8, shift=4)
+    return ids
+
+
+def _polygon_area(points: np.ndarray) -> float:
+    return float(abs(cv2.contourArea(points.astype(np.float32))))
+
+
+def _fill_mouth(out: np.ndarray, image: np.ndarray, src_mesh: np.ndarray, dst_mesh: np.ndarray) -> float:
+    """Paint the part of the target mouth interior the source does not show. Returns the fill share."""
+    loop = list(INNER_LIP_LOOP)
+    dst_area = _polygon_area(dst_mesh[loop])
+    src_area = _polygon_area(src_mesh[loop])
+    iod = FaceFrame.of(dst_mesh[list(MESH_TO_IBUG68)]).iod
+    if dst_area < (0.02 * iod) ** 2:
+        return 0.0
+    # 1 where the source shows nothing of its interior; 0 where it already shows as much.
+    strength = float(np.clip(1.0 - src_area / dst_area, 0.0, 1.0))
+    if strength <= 0.0:
+        return 0.0
+    poly = dst_mesh[loop]
+    x0, y0 = np.floor(poly.min(0)).astype(int) - 3
+    x1, y1 = np.ceil(poly.max(0)).astype(int) + 4
+    h, w = out.shape[:2]
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 <= x0 or y1 <= y0:
+        return 0.0
+    local = poly - (x0, y0)
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(mask, [np.round(local * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
+    interior = _mouth_interior(image, src_mesh, dst_mesh - (x0, y0), (y1 - y0, x1 - x0), iod)
+    alpha = (cv2.GaussianBlur(mask, (0, 0), max(0.6, 0.006 * iod)).astype(np.float32) / 255.0 * strength)[..., None]
+    region = out[y0:y1, x0:x1].astype(np.float32)
+    out[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + interior * alpha, 0, 255).astype(np.uint8)
+    return strength
+
+
+def _mouth_interior(image: np.ndarray, src_mesh: np.ndarray, dst_local: np.ndarray, shape: tuple[int, int], iod: float) -> np.ndarray:
+    """(h, w, 3) float32 synthetic mouth interior: cavity, upper teeth, shading, in the person's tones."""
+    h, w = shape
+    lip_pts = src_mesh[[61, 291, 0, 17, 39, 269, 181, 405]]
+    lips = np.array([image[int(np.clip(y, 0, image.shape[0] - 1)), int(np.clip(x, 0, image.shape[1] - 1))] for x, y in lip_pts], np.float32)
+    lip = np.median(lips, axis=0)
+    cavity = lip * 0.22 + 8.0
+    sclera = _sclera_colour(image, src_mesh)
+    teeth = np.clip(0.9 * sclera + 0.1 * lip, 0, 255)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    upper = dst_local[list(INNER_UPPER_LIP)]
+    lower = dst_local[list(INNER_LOWER_LIP)]
+    order_u, order_l = np.argsort(upper[:, 0]), np.argsort(lower[:, 0])
+    top = np.interp(xx[0], upper[order_u, 0], upper[order_u, 1])
+    bottom = np.interp(xx[0], lower[order_l, 0], lower[order_l, 1])
+    opening = np.maximum(bottom - top, 1e-3)
+    # Upper incisors: a band under the upper lip, at most 0.12 IOD tall, darker towards the corners.
+    tooth_h = np.minimum(0.75 * opening, 0.12 * iod)
+    t_rel = (yy - top[None, :]) / tooth_h[None, :]
+    tooth = np.clip(1.0 - t_rel, 0.0, 1.0) ** 0.35 * (t_rel > -0.2)
+    cx, half = 0.5 * (upper[:, 0].min() + upper[:, 0].max()), 0.5 * (upper[:, 0].max() - upper[:, 0].min()) + 1e-3
+    lateral = np.clip(1.0 - (np.abs(xx - cx) / half) ** 2, 0.0, 1.0)
+    tooth = tooth * (0.35 + 0.65 * lateral)
+    depth = np.clip((yy - top[None, :]) / opening[None, :], 0, 1)
+    cavity_img = cavity[None, None, :] * (1.0 - 0.35 * depth[..., None]) * (0.6 + 0.4 * lateral[..., None])
+    out = cavity_img * (1 - tooth[..., None]) + teeth[None, None, :] * tooth[..., None] * (0.8 + 0.2 * lateral[..., None])
+    # A soft shadow of the upper lip onto the teeth.
+    shadow = np.clip(1.0 - (yy - top[None, :]) / (0.03 * iod + 1e-3), 0.0, 1.0)
+    return (out * (1.0 - 0.35 * shadow[..., None])).astype(np.float32)
+
+
+def _sclera_colour(image: np.ndarray, mesh: np.ndarray) -> np.ndarray:
+    """A bright, low-saturation colour from the whites of the eyes (teeth take this tone)."""
+    samples = []
+    for a, b in ((33, 468), (133, 468), (263, 473), (362, 473)):
+        p = 0.5 * (mesh[a] + mesh[b])
+        x, y = int(np.clip(p[0], 0, image.shape[1] - 1)), int(np.clip(p[1], 0, image.shape[0] - 1))
+        samples.append(image[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2].reshape(-1, 3).mean(0))
+    colour = np.max(np.array(samples, np.float32), axis=0)
+    grey = colour.mean()
+    return np.clip(0.5 * colour + 0.5 * grey, 170, 235).astype(np.float32)
