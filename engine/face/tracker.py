@@ -30,7 +30,7 @@ MIN_FACE_SIZE = 64
 
 @dataclass(frozen=True)
 class TrackerOptions:
-    """max_faces: faces :meth:`FaceTracker.detect` looks for; min_confidence: detector threshold;
+    """max_faces: the most faces :meth:`FaceTracker.detect` returns; min_confidence: detector threshold;
     smoothing: One-Euro parameters for :meth:`FaceTracker.track` (None: raw landmarks);
     min_face_size: px, smaller faces raise :class:`FaceTooSmallError`."""
 
@@ -54,7 +54,7 @@ class FaceTracker:
         mp = _mp()
         self._mesh_static = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=True,
-            max_num_faces=options.max_faces,
+            max_num_faces=1,
             refine_landmarks=True,
             min_detection_confidence=options.min_confidence,
         )
@@ -93,16 +93,10 @@ class FaceTracker:
         """
         small, scale = _downscale(image)
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
-        result = self._mesh_static.process(rgb)
-        if not result.multi_face_landmarks:
+        faces = self._meshes_per_detection(rgb, scale)
+        if not faces:
             raise NoFaceError("no face found in the image")
-        scores = self._detector_boxes(rgb)
-        h, w = small.shape[:2]
-        faces = [
-            _face_from_landmarks(lms.landmark, w, h, scale, _match_score(lms.landmark, scores, w, h))
-            for lms in result.multi_face_landmarks
-        ]
-        faces.sort(key=lambda f: f.size, reverse=True)
+        faces = sorted(faces, key=lambda f: f.size, reverse=True)[: self.options.max_faces]
         notes: list[str] = []
         if face_index is None:
             chosen = 0
@@ -118,6 +112,29 @@ class FaceTracker:
                 f"the face is {face.size:.0f} px across; at least {self.options.min_face_size} px is needed"
             )
         return Detection(faces=tuple(faces), image_size=(image.shape[1], image.shape[0]), chosen=chosen, notes=tuple(notes))
+
+    def _meshes_per_detection(self, rgb: np.ndarray, scale: float) -> list[Face]:
+        """One FaceMesh per face the full-range detector finds, each run on a square crop around it.
+
+        FaceMesh's own detector is short-range and letterboxes the whole image to 128 px, so in a
+        wide group photo it misses the smaller faces; the full-range detector does not.
+        """
+        h, w = rgb.shape[:2]
+        boxes = self._detector_boxes(rgb) or [(0.0, (0.0, 0.0, 1.0, 1.0))]
+        faces: list[Face] = []
+        for score, (x0, y0, x1, y1) in boxes:
+            side = 2.0 * max((x1 - x0) * w, (y1 - y0) * h)
+            cx, cy = (x0 + x1) / 2 * w, (y0 + y1) / 2 * h
+            left, top = int(round(cx - side / 2)), int(round(cy - side / 2))
+            size = int(round(side))
+            crop = _crop_padded(rgb, left, top, size)
+            result = self._mesh_static.process(crop)
+            for lms in result.multi_face_landmarks or []:
+                face = _face_from_landmarks(lms.landmark, size, size, 1.0, score)
+                face = _make_face((face.mesh + (left, top)) / scale, face.mesh_z / scale, score)
+                if all(_iou(face.bbox, other.bbox) < 0.5 for other in faces):
+                    faces.append(face)
+        return faces
 
     def _detector_boxes(self, rgb: np.ndarray) -> list[tuple[float, tuple[float, float, float, float]]]:
         found = self._detector.process(rgb).detections or []
@@ -178,6 +195,17 @@ def _downscale(image: np.ndarray) -> tuple[np.ndarray, float]:
     if scale < 1.0:
         image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
     return image, scale
+
+
+def _crop_padded(image: np.ndarray, left: int, top: int, size: int) -> np.ndarray:
+    """A size x size window of ``image`` at (left, top); outside the image is black."""
+    h, w = image.shape[:2]
+    out = np.zeros((size, size, 3), image.dtype)
+    sx0, sy0 = max(left, 0), max(top, 0)
+    sx1, sy1 = min(left + size, w), min(top + size, h)
+    if sx1 > sx0 and sy1 > sy0:
+        out[sy0 - top:sy1 - top, sx0 - left:sx1 - left] = image[sy0:sy1, sx0:sx1]
+    return out
 
 
 def _face_from_landmarks(landmarks, w: int, h: int, scale: float, confidence: float) -> Face:

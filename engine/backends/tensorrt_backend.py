@@ -1,0 +1,310 @@
+"""TensorRT backend (TensorRT 10.x Python API): the fastest path on an NVIDIA GPU.
+
+On first use per (model, GPU, TensorRT version, precision) the engine is built from ``model.onnx``:
+fp16 where the GPU has fast fp16, one optimisation profile over the batch axis (1 .. ``MAX_BATCH``,
+optimised for 1), a per-GPU timing cache that makes later builds of other models faster, and a
+progress callback (:class:`BuildProgress`, a ``trt.IProgressMonitor``) that logs phases and lets
+a caller show them or cancel. The serialised engine is cached (:mod:`engine.backends.cache`);
+later loads deserialise it in well under a second.
+
+Running uses device buffers allocated once per batch size through PyTorch's CUDA allocator and
+``execute_async_v3`` on a dedicated stream; a frame costs two copies and no allocation.
+
+``tensorrt`` is imported lazily: this module imports cleanly, and :meth:`TensorRTBackend.available`
+is False, on machines without it or without CUDA. A failed build raises :class:`BackendError`
+with TensorRT's reason; :func:`engine.backends.select.open_backend` then falls back to the next
+backend and says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from engine.backends.base import GENERATOR, Backend, check_precision, network_files, register_backend
+from engine.backends.cache import ArtifactCache, ArtifactKey, file_sha256, write_atomic
+from engine.errors import BackendError, ModelError, OutputError
+from engine.manifest import Manifest
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 4
+WORKSPACE_BYTES = 2 << 30
+ENGINE_SUFFIX = ".engine"
+TIMING_SUFFIX = ".timing"
+
+ProgressCallback = Callable[[str, int, int], bool]
+"""(phase name, steps done, steps in phase) -> keep going; return False to cancel a build."""
+
+
+@lru_cache(maxsize=1)
+def _trt() -> Any | None:
+    try:
+        import tensorrt as trt
+    except ImportError:
+        return None
+    return trt
+
+
+@lru_cache(maxsize=1)
+def _cuda_ok() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def gpu_name() -> str:
+    import torch
+
+    return torch.cuda.get_device_name(torch.cuda.current_device())
+
+
+def engine_key(onnx_path: Path, precision: str, device: str, trt_version: str) -> ArtifactKey:
+    """The cache key of a TensorRT engine built from ``onnx_path``."""
+    return ArtifactKey("tensorrt", file_sha256(onnx_path), device, trt_version, precision)
+
+
+def timing_key(device: str, trt_version: str) -> ArtifactKey:
+    """The per-GPU timing cache shared by every model's builds."""
+    return ArtifactKey("tensorrt-timing", "", device, trt_version, "any")
+
+
+def _progress_monitor(trt: Any, callback: ProgressCallback | None) -> Any:
+    class BuildProgress(trt.IProgressMonitor):
+        """Logs TensorRT's build phases and forwards them to ``callback``, which may cancel."""
+
+        def __init__(self) -> None:
+            trt.IProgressMonitor.__init__(self)
+            self._steps: dict[str, int] = {}
+
+        def phase_start(self, phase_name: str, parent_phase: str | None, num_steps: int) -> None:
+            self._steps[phase_name] = num_steps
+            log.info("TensorRT build: %s%s (%d steps)", f"{parent_phase} / " if parent_phase else "", phase_name, num_steps)
+
+        def step_complete(self, phase_name: str, step: int) -> bool:
+            if callback is None:
+                return True
+            return bool(callback(phase_name, step + 1, self._steps.get(phase_name, 0)))
+
+        def phase_finish(self, phase_name: str) -> None:
+            self._steps.pop(phase_name, None)
+
+    return BuildProgress()
+
+
+class _Logger:
+    """Routes TensorRT's log into :mod:`logging` and keeps the errors for the failure message."""
+
+    def __init__(self, trt: Any) -> None:
+        outer = self
+        self.errors: list[str] = []
+
+        class Logger(trt.ILogger):
+            def __init__(self) -> None:
+                trt.ILogger.__init__(self)
+
+            def log(self, severity: Any, msg: str) -> None:
+                if severity in (trt.ILogger.Severity.INTERNAL_ERROR, trt.ILogger.Severity.ERROR):
+                    outer.errors.append(msg)
+                    log.error("TensorRT: %s", msg)
+                elif severity == trt.ILogger.Severity.WARNING:
+                    log.warning("TensorRT: %s", msg)
+                else:
+                    log.debug("TensorRT: %s", msg)
+
+        self.logger = Logger()
+
+
+_BUILD_LOCK = threading.Lock()
+
+
+def build_engine(
+    onnx_path: Path,
+    precision: str,
+    *,
+    cache: ArtifactCache | None = None,
+    progress: ProgressCallback | None = None,
+) -> bytes:
+    """Serialised engine for ``onnx_path`` in ``precision``, from the cache or built now.
+
+    Raises ModelError when the ONNX file cannot be parsed, BackendError when the build fails.
+    """
+    trt = _trt()
+    if trt is None or not _cuda_ok():
+        raise BackendError("TensorRT needs the tensorrt package and a CUDA GPU")
+    cache = cache or ArtifactCache()
+    device = gpu_name()
+    key = engine_key(onnx_path, precision, device, trt.__version__)
+    with _BUILD_LOCK:
+        cached = cache.get(key, ENGINE_SUFFIX)
+        if cached is not None:
+            return cached
+        logger = _Logger(trt)
+        builder = trt.Builder(logger.logger)
+        network = builder.create_network(0)
+        parser = trt.OnnxParser(network, logger.logger)
+        if not parser.parse(onnx_path.read_bytes(), str(onnx_path)):
+            errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+            raise ModelError(f"{onnx_path}: TensorRT cannot parse the ONNX model ({errors})")
+        config = builder.create_builder_config()
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
+        if precision == "fp16":
+            config.set_flag(trt.BuilderFlag.FP16)
+        profile = builder.create_optimization_profile()
+        for i in range(network.num_inputs):
+            tensor = network.get_input(i)
+            rest = tuple(tensor.shape)[1:]
+            if any(d < 0 for d in rest):
+                raise BackendError(f"{onnx_path}: input {tensor.name} has dynamic non-batch axes {tuple(tensor.shape)}")
+            profile.set_shape(tensor.name, (1, *rest), (1, *rest), (MAX_BATCH, *rest))
+        config.add_optimization_profile(profile)
+        tkey = timing_key(device, trt.__version__)
+        timing = config.create_timing_cache(cache.get(tkey, TIMING_SUFFIX) or b"")
+        config.set_timing_cache(timing, ignore_mismatch=False)
+        config.progress_monitor = _progress_monitor(trt, progress)
+        log.info("building TensorRT %s engine for %s on %s (once per model and GPU)", precision, onnx_path.name, device)
+        serialized = builder.build_serialized_network(network, config)
+        if serialized is None:
+            reason = "; ".join(logger.errors[-3:]) or "cancelled or no reason given"
+            raise BackendError(f"TensorRT build of {onnx_path.name} ({precision}) failed: {reason}")
+        data = bytes(serialized)
+        try:
+            cache.put(key, ENGINE_SUFFIX, data)
+            write_atomic(cache.path(tkey, TIMING_SUFFIX), bytes(config.get_timing_cache().serialize()))
+        except (OutputError, OSError) as exc:
+            log.warning("TensorRT engine built but not cached (%s); the next start builds it again", exc)
+        return data
+
+
+@register_backend("tensorrt")
+class TensorRTBackend(Backend):
+    """A deserialised engine with one execution context, device buffers and a CUDA stream."""
+
+    def __init__(self, runtime: Any, engine: Any, precision: str, device: str) -> None:
+        import torch
+
+        trt = _trt()
+        self.precision = precision
+        self.device = device
+        self._torch = torch
+        self._runtime = runtime
+        self._engine = engine
+        self._context = engine.create_execution_context()
+        self._stream = torch.cuda.Stream()
+        self._inputs: list[str] = []
+        self._output = ""
+        for i in range(engine.num_io_tensors):
+            name = engine.get_tensor_name(i)
+            if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
+                self._inputs.append(name)
+            elif not self._output:
+                self._output = name
+        self._dtypes = {n: _torch_dtype(torch, trt, engine.get_tensor_dtype(n)) for n in [*self._inputs, self._output]}
+        self._batch = 0
+        self._device_buffers: dict[str, Any] = {}
+        self._host_output: np.ndarray | None = None
+        self._host_pinned: Any = None
+
+    @classmethod
+    def available(cls) -> bool:
+        return _trt() is not None and _cuda_ok()
+
+    @classmethod
+    def describe(cls) -> str:
+        trt = _trt()
+        if trt is None:
+            return "the tensorrt package is not installed (pip install 'fes-desktop[tensorrt]')"
+        if not _cuda_ok():
+            return f"tensorrt {trt.__version__} is installed but no CUDA GPU is usable"
+        return f"tensorrt {trt.__version__}, {gpu_name()}"
+
+    @classmethod
+    def precisions(cls) -> tuple[str, ...]:
+        if not cls.available():
+            return ()
+        return ("fp16", "fp32")
+
+    @classmethod
+    def load(
+        cls,
+        manifest: Manifest,
+        folder: str | Path,
+        precision: str = "fp16",
+        *,
+        network: str = GENERATOR,
+        threads: int | None = None,
+        cache: ArtifactCache | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> "TensorRTBackend":
+        """Build (or take from the cache) and deserialise the engine; ``threads`` is unused on a GPU."""
+        if not cls.available():
+            raise BackendError("TensorRT needs the tensorrt package and a CUDA GPU")
+        check_precision(cls, precision)
+        onnx_path, _ = network_files(manifest, folder, network)
+        if not onnx_path.is_file():
+            raise ModelError(f"{onnx_path}: ONNX file missing from the model folder")
+        trt = _trt()
+        cache = cache or ArtifactCache()
+        data = build_engine(onnx_path, precision, cache=cache, progress=progress)
+        logger = _Logger(trt)
+        runtime = trt.Runtime(logger.logger)
+        engine = runtime.deserialize_cuda_engine(data)
+        if engine is None:
+            cache.discard(engine_key(onnx_path, precision, gpu_name(), trt.__version__), ENGINE_SUFFIX)
+            raise BackendError(f"cached TensorRT engine for {onnx_path.name} did not load ({'; '.join(logger.errors) or 'unknown'}); removed, it will be rebuilt")
+        return cls(runtime, engine, precision, f"cuda ({gpu_name()})")
+
+    def _allocate(self, shapes: dict[str, tuple[int, ...]]) -> None:
+        torch = self._torch
+        for name, shape in shapes.items():
+            self._context.set_input_shape(name, shape)
+        out_shape = tuple(self._context.get_tensor_shape(self._output))
+        shapes = {**shapes, self._output: out_shape}
+        self._device_buffers = {n: torch.empty(s, dtype=self._dtypes[n], device="cuda") for n, s in shapes.items()}
+        for name, buf in self._device_buffers.items():
+            self._context.set_tensor_address(name, buf.data_ptr())
+        self._host_pinned = torch.empty(out_shape, dtype=torch.float32, pin_memory=True)
+        self._host_output = self._host_pinned.numpy()
+        self._batch = next(iter(shapes.values()))[0]
+
+    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """Run one batch (at most ``MAX_BATCH``). The returned array is reused by the next call."""
+        torch = self._torch
+        try:
+            values = {name: inputs[name] for name in self._inputs}
+        except KeyError as exc:
+            raise BackendError(f"missing input {exc}; the model takes {', '.join(self._inputs)}") from None
+        batch = next(iter(values.values())).shape[0]
+        if batch > MAX_BATCH:
+            raise BackendError(f"batch {batch} exceeds the engine's profile (max {MAX_BATCH})")
+        if batch != self._batch:
+            self._allocate({n: tuple(v.shape) for n, v in values.items()})
+        with torch.cuda.stream(self._stream):
+            for name, value in values.items():
+                self._device_buffers[name].copy_(torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32)), non_blocking=False)
+            if not self._context.execute_async_v3(self._stream.cuda_stream):
+                raise BackendError("TensorRT execution failed")
+            self._host_pinned.copy_(self._device_buffers[self._output], non_blocking=True)
+        self._stream.synchronize()
+        return self._host_output
+
+    def close(self) -> None:
+        self._device_buffers.clear()
+        self._context = None
+        self._engine = None
+        self._runtime = None
+
+
+def _torch_dtype(torch: Any, trt: Any, dtype: Any) -> Any:
+    table = {trt.float32: torch.float32, trt.float16: torch.float16, trt.int32: torch.int32}
+    try:
+        return table[dtype]
+    except KeyError:
+        raise BackendError(f"TensorRT tensor type {dtype} is not supported by this backend") from None
