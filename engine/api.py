@@ -28,7 +28,7 @@ from engine.face.ibug68 import IBUG_REGIONS, MESH_TO_IBUG68, mesh_to_ibug68
 from engine.face.smoothing import OneEuroParams
 from engine.face.tracker import FaceTracker, TrackerOptions
 from engine.geometry.align import STABLE68
-from engine.geometry.expressions import ExpressionTemplates, densify, expression_target
+from engine.geometry.expressions import ExpressionTemplates, densify, expression_target, spread
 from engine.geometry.faceframe import FaceFrame
 from engine.geometry.labels import check_intensity, label_index
 from engine.geometry.retarget import RegionGains, estimate_neutral3d, retarget
@@ -144,13 +144,16 @@ class Engine:
         return EditResult(out, dst, mesh_to_ibug68(dst), detection.notes)
 
     def landmark_mesh(self, face: Face, edits: list[LandmarkEdit]) -> np.ndarray:
-        """(478, 2) target mesh with the 68-point ``edits`` applied and the rest following smoothly."""
+        """(478, 2) target mesh with the 68-point ``edits`` applied; the neighbourhood of each
+        edited point follows smoothly, points not edited stay free (only the rigid face is held)."""
+        if not edits:
+            return face.mesh.copy()
         frame = FaceFrame.of(face.landmarks68)
-        handles = np.zeros((68, 2))
         current = frame.to_face(face.landmarks68)
-        for edit in edits:
-            handles[edit.index] = frame.to_face(np.array([[edit.x, edit.y]]))[0] - current[edit.index]
-        field_face = densify(frame.to_face(face.mesh), handles)
+        moved = frame.to_face(np.array([[e.x, e.y] for e in edits], dtype=np.float64))
+        values = moved - current[[e.index for e in edits]]
+        handles = [MESH_TO_IBUG68[e.index] for e in edits]
+        field_face = spread(frame.to_face(face.mesh), handles, values)
         return (face.mesh + frame.vectors_to_image(field_face)).astype(np.float32)
 
     def edit_landmarks(self, image: np.ndarray, edits: list[LandmarkEdit], face_index: int | None = None) -> EditResult:

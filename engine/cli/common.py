@@ -29,6 +29,8 @@ def check_output(path: Path) -> Path:
         raise OutputError(f"cannot write {path}: no permission to write in {parent}")
     if path.is_dir() and path.suffix:
         raise OutputError(f"cannot write {path}: it is a folder")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise OutputError(f"cannot write {path}: the file is read-only")
     return path
 
 

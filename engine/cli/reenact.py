@@ -37,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     camera = camera_index(args.driving)
     if camera is not None and args.max_frames is None:
         raise InputError("a camera never ends: give --max-frames N")
-    out_path = Path(args.output)
-    check_output(out_path if out_path.suffix else out_path / "frame.png")
+    # A folder output (PNG frames) is created by the writer: check that its parent is writable.
+    check_output(Path(args.output.rstrip("/\\")) if args.output.endswith(("/", "\\")) else Path(args.output))
     target = read_image(args.target)
     source = open_source(args.driving)
     with source, Reenactor.create(ReenactConfig(target, model=args.model, backend=args.backend, face_index=args.face_index)) as reenactor:

@@ -127,17 +127,22 @@ class ExpressionTemplates:
 
 
 def densify(neutral_face_mesh: np.ndarray, handles68: np.ndarray) -> np.ndarray:
-    """Spread (68, 2) iBUG displacements to all 478 vertices.
+    """Spread (68, 2) displacements of all iBUG points (zeros included) to the 478 vertices."""
+    return spread(neutral_face_mesh, list(MESH_TO_IBUG68), handles68)
 
-    The iBUG vertices take their displacement exactly; every other vertex takes a normalised
-    Gaussian blend of the handles (a convex combination, so no overshoot and no folded
-    triangles), with the rigid vertices and the irises as extra still handles and a constant
-    still term that fades the field out away from the features.
+
+def spread(neutral_face_mesh: np.ndarray, handles: list[int], values: np.ndarray) -> np.ndarray:
+    """(478, 2) displacement field from the displacements ``values`` (K, 2) of mesh vertices ``handles``.
+
+    Handle vertices take their value exactly; every other vertex takes a normalised Gaussian
+    blend of the handles (a convex combination, so no overshoot and no folded triangles), with
+    the rigid vertices and the irises as extra still handles and a constant still term that
+    fades the field out away from the handles. Works in face units.
     """
     mesh = _opened_lips(np.asarray(neutral_face_mesh, dtype=np.float64))
-    fixed = [i for i in RIGID_MESH + IRIS_MESH if i not in MESH_TO_IBUG68]
-    idx = list(MESH_TO_IBUG68) + fixed
-    values = np.concatenate([handles68, np.zeros((len(fixed), 2))])
+    fixed = [i for i in RIGID_MESH + IRIS_MESH if i not in handles]
+    idx = list(handles) + fixed
+    values = np.concatenate([np.asarray(values, dtype=np.float64).reshape(-1, 2), np.zeros((len(fixed), 2))])
     w = _gauss(mesh, mesh[idx])
     field = (w @ values) / (w.sum(axis=1, keepdims=True) + BACKGROUND_WEIGHT)
     field[idx] = values
