@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 import resources
-from engine.backends.base import Backend
+from engine.backends.base import Backend, default_threads
 from engine.backends.select import Choice, GuardedBackend, SelectOptions, StatusCallback, open_backend, select_backend
 from engine.errors import InputError, ModelError
 from engine.geometry.conditions import DEFAULT_SIGMA, landmark_image, label_maps
@@ -153,14 +153,15 @@ class NeuralGenerator:
         """
         folder = model_folder(str(options.model))
         manifest = load_manifest(folder)
-        select = SelectOptions(backend=options.backend, recalibrate=options.recalibrate, threads=options.threads)
+        threads = options.threads or default_threads()
+        select = SelectOptions(backend=options.backend, recalibrate=options.recalibrate, threads=threads)
         crop, landmarks = probe if probe is not None else default_probe(manifest.image_size, options.probe_image)
         choice, backend = select_backend(manifest, folder, probe_inputs(manifest, crop, landmarks), select)
-        guarded = GuardedBackend(backend, manifest, folder, threads=options.threads, on_status=on_status)
+        guarded = GuardedBackend(backend, manifest, folder, threads=threads, on_status=on_status)
         aux = None
         if LANDMARKS_ROLE in manifest.auxiliary:
             aux = open_backend(
-                manifest, folder, choice.backend, "fp32", network=LANDMARKS_ROLE, threads=options.threads, on_status=on_status
+                manifest, folder, choice.backend, "fp32", network=LANDMARKS_ROLE, threads=threads, on_status=on_status
             )
         return cls(manifest, folder, guarded, choice, aux)
 

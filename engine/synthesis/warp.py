@@ -28,6 +28,7 @@ FACE_OVAL = (176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 6
 RING_SCALES = (1.35, 1.9)  # outer rings, as multiples of the oval's distance from its centre
 INNER_LIP_LOOP = INNER_UPPER_LIP + tuple(reversed(INNER_LOWER_LIP[1:-1]))
 BAND_ROWS = 512  # the remap map is built in bands of this many rows to bound memory
+MAP_FULL_RES_PIXELS = 160_000  # face regions larger than this get a half-resolution map
 
 
 @dataclass(frozen=True)
@@ -104,22 +105,39 @@ def warp_face(image: np.ndarray, src_mesh: np.ndarray, dst_mesh: np.ndarray, fil
     out = image.copy()
     if x1 - x0 < 2 or y1 - y0 < 2:
         return WarpResult(out, (0, 0, 0, 0), 0.0)
-    offset = np.array([x0, y0], dtype=np.float64)
     affines = _affines(src, dst, topo.triangles)
-    ids = _rasterise(dst - offset, topo.triangles, (y1 - y0, x1 - x0))
-    roi = out[y0:y1, x0:x1]
-    for r0 in range(0, y1 - y0, BAND_ROWS):
-        r1 = min(r0 + BAND_ROWS, y1 - y0)
+    # The map is piecewise affine and smooth: for a large face it is built at half resolution
+    # and scaled up (the offset is what is interpolated, so flat regions stay exact).
+    step = 2 if (x1 - x0) * (y1 - y0) > MAP_FULL_RES_PIXELS else 1
+    gw, gh = -(-(x1 - x0) // step), -(-(y1 - y0) // step)
+    ids = _rasterise((dst - (x0, y0)) / step, topo.triangles, (gh, gw))
+    dx = np.zeros((gh, gw), np.float32)
+    dy = np.zeros((gh, gw), np.float32)
+    for r0 in range(0, gh, BAND_ROWS):
+        r1 = min(r0 + BAND_ROWS, gh)
         band = ids[r0:r1]
         inside = band >= 0
         if not inside.any():
             continue
-        yy, xx = np.mgrid[r0:r1, 0:x1 - x0]
-        xs, ys = (xx + x0).astype(np.float32), (yy + y0).astype(np.float32)
+        yy, xx = np.mgrid[r0:r1, 0:gw]
+        xs, ys = (xx * step + x0).astype(np.float32), (yy * step + y0).astype(np.float32)
         a = affines[np.where(inside, band, 0)].astype(np.float32)  # (rows, cols, 2, 3)
-        map_x = np.where(inside, a[..., 0, 0] * xs + a[..., 0, 1] * ys + a[..., 0, 2], xs)
-        map_y = np.where(inside, a[..., 1, 0] * xs + a[..., 1, 1] * ys + a[..., 1, 2], ys)
-        roi[r0:r1] = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        dx[r0:r1] = np.where(inside, a[..., 0, 0] * xs + a[..., 0, 1] * ys + a[..., 0, 2] - xs, 0)
+        dy[r0:r1] = np.where(inside, a[..., 1, 0] * xs + a[..., 1, 1] * ys + a[..., 1, 2] - ys, 0)
+    w_roi, h_roi = x1 - x0, y1 - y0
+    for r0 in range(0, h_roi, BAND_ROWS):
+        r1 = min(r0 + BAND_ROWS, h_roi)
+        # Grid rows around this band, one extra each side so the upscale interpolates across it.
+        g0, g1 = max(r0 // step - 1, 0), min(-(-r1 // step) + 1, gh)
+        bx, by = dx[g0:g1], dy[g0:g1]
+        if step > 1:
+            bx = cv2.resize(bx, (gw * step, (g1 - g0) * step), interpolation=cv2.INTER_LINEAR)
+            by = cv2.resize(by, (gw * step, (g1 - g0) * step), interpolation=cv2.INTER_LINEAR)
+        rows = slice(r0 - g0 * step, r1 - g0 * step)
+        yy, xx = np.mgrid[y0 + r0:y0 + r1, x0:x1].astype(np.float32)
+        out[y0 + r0:y0 + r1, x0:x1] = cv2.remap(
+            image, xx + bx[rows, :w_roi], yy + by[rows, :w_roi], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
     fill = 0.0
     if fill_mouth:
         fill = _fill_mouth(out, image, np.asarray(src_mesh, np.float64), np.asarray(dst_mesh, np.float64))
