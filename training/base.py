@@ -115,6 +115,13 @@ class TrainingModel(ABC):
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Every optimiser by name (for checkpoints)."""
 
+    def auxiliary_networks(self) -> dict[str, tuple[str, nn.Module, tuple[torch.Tensor, ...]]]:
+        """Extra networks exported beside the generator, by manifest role: role -> (engine.nets
+        family name, which must be ``<family>_<role>``, the network, its inputs for the current
+        batch). E.g. LandmarkGAN's stage I as "landmarks", TER-GAN's recogniser as "recognizer".
+        None by default."""
+        return {}
+
     def visuals(self) -> dict[str, torch.Tensor]:
         """Images for sample grids, (B, 3, N, N) in [-1, 1]; default: source, output, target."""
         return {}

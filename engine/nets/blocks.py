@@ -24,20 +24,20 @@ from torch import nn
 ACTIVATIONS = ("relu", "lrelu", "tanh", "none")
 
 
-def _activation(name: str) -> nn.Module:
+def _activation(name: str) -> list[nn.Module]:
     if name == "relu":
-        return nn.ReLU(inplace=True)
+        return [nn.ReLU(inplace=True)]
     if name == "lrelu":
-        return nn.LeakyReLU(0.2, inplace=True)
+        return [nn.LeakyReLU(0.2, inplace=True)]
     if name == "tanh":
-        return nn.Tanh()
+        return [nn.Tanh()]
     if name == "none":
-        return nn.Identity()
+        return []
     raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
 
 
 class ConvNormAct(nn.Sequential):
-    """[ReflectionPad] -> Conv2d -> [BatchNorm2d] -> activation.
+    """[ReflectionPad] -> Conv2d -> [BatchNorm2d] -> [activation: relu, lrelu (0.2), tanh or none].
 
     x: (B, in_channels, H, W) -> (B, out_channels, H', W') with the usual conv arithmetic.
     ``reflect_pad`` > 0 pads by reflection first and the conv itself then pads nothing
@@ -64,7 +64,7 @@ class ConvNormAct(nn.Sequential):
         )
         if norm:
             layers.append(nn.BatchNorm2d(out_channels))
-        layers.append(_activation(act))
+        layers += _activation(act)
         super().__init__(*layers)
 
 

@@ -63,7 +63,9 @@ class MigrationUnit(nn.Module):
         self.conv_p = DoubleConv(channels, channels, dropout=dropout, final_norm=True)
         self.conv_s = DoubleConv(geometry_in, channels, dropout=dropout, final_norm=False)
 
-    def forward(self, image_features: torch.Tensor, geometry_features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, image_features: torch.Tensor, geometry_features: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         geometry = self.conv_s(geometry_features)
         mask = torch.sigmoid(geometry)
         image_out = mask * self.conv_p(image_features) + image_features

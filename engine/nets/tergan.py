@@ -224,7 +224,9 @@ class TerGanRecognizer(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = encoder if encoder is not None else ExpressionEncoder(config)
-        self.classifier = classifier if classifier is not None else CodeClassifier(config.expression_dim, config.n_expressions)
+        if classifier is None:
+            classifier = CodeClassifier(config.expression_dim, config.n_expressions)
+        self.classifier = classifier
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.encoder(image))

@@ -1,0 +1,424 @@
+"""``fes-train fit``: seeded training with checkpoints, resume, sample grids and a metrics log.
+
+Run folder::
+
+    config.toml                 the resolved experiment config (loads back with training.config)
+    checkpoints/step_00001000.pt  networks + optimisers + architecture/loss/config + step
+    samples/step_00001000.png   rows of (source | ... | output | target) crops
+    metrics.jsonl               one JSON object per log interval: step, mean losses, seconds per
+                                step, recon_l1 (the generator's L1 on the last batch, eval mode)
+
+Under ``torchrun`` (WORLD_SIZE > 1) every process trains on its shard of each batch order and the
+gradients of every optimiser are averaged across processes (all-reduce before each optimiser step,
+NCCL on CUDA, Gloo on CPU), with the same config file. The families' steps call sub-modules
+directly and run several backward passes per step (pix2pix / TER-GAN style), which
+``DistributedDataParallel``'s forward-wrapper does not support, so the averaging is done at the
+optimiser, which is the same arithmetic. Only rank 0 writes files.
+
+Determinism: torch's generator is reseeded from (seed, rank, step) before every step and the batch
+order is a function of (seed, epoch), so a resumed run repeats the uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import pickle
+import re
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from engine.errors import FesError, OutputError
+from engine.geometry.conditions import from_unit_range
+from engine.io.atomic import atomic_path, write_bytes_atomic
+from engine.io.images import write_image
+from training.base import FeatureNets, TrainingModel, training_model_cls
+from training.config import DataConfig, ExperimentConfig, config_from_dict, load_config, to_toml
+from training.data.adapters import make_adapter
+from training.data.pairs import PairDataset, make_pairs, person_split
+from training.data.preprocess import Prepared, preprocess
+from training.features import build_feature_nets
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "fes-train-checkpoint/1"
+CHECKPOINT_NAME = re.compile(r"^step_(\d{8})\.pt$")
+SAMPLE_ROWS = 4
+
+
+class TrainingError(FesError):
+    """A run cannot start or continue (data too small, wrong run folder)."""
+
+
+class CheckpointError(FesError):
+    """A checkpoint file is missing, corrupt, truncated or belongs to another model."""
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """This process's place in a torchrun launch (world 1 when run directly)."""
+
+    rank: int
+    world: int
+    local_rank: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world > 1
+
+    def barrier(self) -> None:
+        if self.distributed:
+            dist.barrier()
+
+
+def resolve_device(preference: str, local_rank: int = 0) -> torch.device:
+    if preference == "auto":
+        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    device = torch.device(f"cuda:{local_rank}" if preference == "cuda" else preference)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TrainingError(f"schedule.device = {preference!r} but CUDA is not available")
+    return device
+
+
+def init_distributed(preference: str) -> DistContext:
+    """Join the torchrun process group when WORLD_SIZE > 1 (NCCL for CUDA devices, Gloo otherwise)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = resolve_device(preference, local_rank)
+    if world > 1:
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        if not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        log.info("process %d of %d on %s (%s)", rank, world, device, dist.get_backend())
+    return DistContext(rank=rank, world=world, local_rank=local_rank, device=device)
+
+
+# ---- data -----------------------------------------------------------------------------------------
+
+
+def prepared_split(data: DataConfig, seed: int, which: str, ctx: DistContext | None = None) -> list[Prepared]:
+    """Preprocessed photos of the people in split ``which`` (under torchrun rank 0 fills the cache first)."""
+    adapter = make_adapter(data.kind, data.root, data.options)
+    samples = adapter.samples()
+    split = person_split(data.kind, {s.person for s in samples}, data.split_file, data.held_out_fraction, seed)
+    people = split.people(which)
+    chosen = [s for s in samples if s.person in people]
+    cache = data.cache_dir or None
+    if ctx is not None and ctx.distributed and not ctx.main:
+        ctx.barrier()
+    prepared, report = preprocess(chosen, data.root, data.size, cache)
+    if ctx is not None and ctx.distributed and ctx.main:
+        ctx.barrier()
+    if report.skipped:
+        log.warning("%s: %d of %d photos have no usable face and are left out", data.kind, len(report.skipped), report.total)
+    return prepared
+
+
+def pair_dataset(config: ExperimentConfig, which: str, ctx: DistContext | None = None) -> PairDataset:
+    items = prepared_split(config.data, config.schedule.seed, which, ctx)
+    pairs = make_pairs(items, config.data.pairing)
+    return PairDataset(items, pairs, seed=config.schedule.seed, flip=config.data.flip and which == config.data.split)
+
+
+def batch_stream(dataset: PairDataset, batch_size: int, seed: int, ctx: DistContext, start_step: int,
+                 num_workers: int = 0) -> Iterator[dict[str, torch.Tensor]]:
+    """Endless batches: each epoch a (seed, epoch) permutation, sharded by rank, the tail dropped.
+
+    Starts at ``start_step`` (skipping that many batches), so a resumed run sees the same batches.
+    """
+    per_epoch = len(dataset) // (batch_size * ctx.world)
+    if per_epoch == 0:
+        raise TrainingError(
+            f"{len(dataset)} training pairs are fewer than batch_size x processes = {batch_size * ctx.world}"
+        )
+    epoch, skip = divmod(start_step, per_epoch)
+    while True:
+        dataset.set_epoch(epoch)
+        order = np.random.default_rng([seed, epoch]).permutation(len(dataset))[: per_epoch * batch_size * ctx.world]
+        mine = order[ctx.rank :: ctx.world].reshape(per_epoch, batch_size)[skip:]
+        loader = DataLoader(dataset, batch_sampler=mine.tolist(), num_workers=num_workers)
+        yield from loader
+        epoch, skip = epoch + 1, 0
+
+
+# ---- checkpoints ----------------------------------------------------------------------------------
+
+
+def generator_key(model: TrainingModel) -> str:
+    """The name under which networks() holds the exported generator."""
+    for name, net in model.networks().items():
+        if net is model.generator:
+            return name
+    raise CheckpointError(f"{type(model).__name__}.networks() does not include its generator")
+
+
+def save_checkpoint(path: Path, model: TrainingModel, config: ExperimentConfig, step: int) -> None:
+    """torch.save of every network's and optimiser's state dict with the config, atomically."""
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "family": config.family,
+        "step": int(step),
+        "generator": generator_key(model),
+        "architecture": dataclasses.asdict(config.architecture),
+        "loss": dataclasses.asdict(config.loss),
+        "config": config.to_dict(),
+        "networks": {name: net.state_dict() for name, net in model.networks().items()},
+        "optimizers": {name: opt.state_dict() for name, opt in model.optimizers().items()},
+    }
+    with atomic_path(path) as temp:
+        torch.save(state, temp)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True``; anything unreadable is a CheckpointError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile, KeyError) as exc:
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({type(exc).__name__}: {exc})") from exc
+    required = ("format", "family", "step", "generator", "architecture", "loss", "config", "networks", "optimizers")
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT or any(k not in state for k in required):
+        raise CheckpointError(f"{path}: not a fes-train checkpoint (expected format {CHECKPOINT_FORMAT})")
+    return state
+
+
+def restore(model: TrainingModel, state: dict[str, Any], path: Path | str, optimizers: bool = True) -> None:
+    """Load networks (and optimisers) from a checkpoint dict; mismatches are CheckpointErrors."""
+    networks = model.networks()
+    missing = sorted(set(networks) - set(state["networks"]))
+    if missing:
+        raise CheckpointError(f"{path}: no weights for networks {missing}")
+    try:
+        for name, net in networks.items():
+            net.load_state_dict(state["networks"][name])
+        if optimizers:
+            for name, opt in model.optimizers().items():
+                opt.load_state_dict(state["optimizers"][name])
+    except (RuntimeError, KeyError, ValueError) as exc:
+        raise CheckpointError(f"{path}: weights do not fit the {state['family']} model ({exc})") from exc
+
+
+def checkpoints(folder: Path) -> list[tuple[int, Path]]:
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := CHECKPOINT_NAME.match(p.name))]
+    return sorted(found)
+
+
+def model_from_checkpoint(path: str | Path, device: torch.device | str = "cpu",
+                          features: FeatureNets | None = None) -> tuple[TrainingModel, ExperimentConfig, dict[str, Any]]:
+    """Rebuild the TrainingModel a checkpoint was saved from (its config travels inside it)."""
+    state = load_checkpoint(path)
+    try:
+        config = config_from_dict(state["config"])
+    except FesError as exc:
+        raise CheckpointError(f"{path}: its saved config no longer resolves ({exc})") from exc
+    cls = training_model_cls(config.family)
+    model = cls(config.architecture, config.loss, features or FeatureNets(), torch.device(device))
+    restore(model, state, path, optimizers=False)
+    return model, config, state
+
+
+# ---- distributed gradient averaging ----------------------------------------------------------------
+
+
+class GradientAverager:
+    """Data parallelism for any TrainingModel, with DDP's arithmetic: rank 0's weights are broadcast
+    once, every optimiser all-reduces (averages) its gradients just before it steps, and after each
+    step the buffers (batch-norm statistics) are broadcast from rank 0 (DDP's broadcast_buffers)."""
+
+    def __init__(self, model: TrainingModel, ctx: DistContext) -> None:
+        self.world = ctx.world
+        self.networks = list(model.networks().values())
+        with torch.no_grad():
+            for net in self.networks:
+                for tensor in net.parameters():
+                    dist.broadcast(tensor.data, src=0)
+        self.sync_buffers()
+        self.handles = [opt.register_step_pre_hook(self._average) for opt in model.optimizers().values()]
+
+    @torch.no_grad()
+    def sync_buffers(self) -> None:
+        for net in self.networks:
+            for buffer in net.buffers():
+                dist.broadcast(buffer, src=0)
+
+    def _average(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if not grads:
+            return
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        flat /= self.world
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset : offset + g.numel()].view_as(g))
+            offset += g.numel()
+
+
+# ---- the loop -------------------------------------------------------------------------------------
+
+
+def _step_seed(seed: int, rank: int, step: int) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}:{rank}:{step}".encode()).digest()[:8], "big") % (2**63)
+
+
+def sample_grid(visuals: dict[str, torch.Tensor], rows: int = SAMPLE_ROWS) -> np.ndarray:
+    """(rows * N, columns * N, 3) uint8 BGR: each row one sample, each column one visual."""
+    columns = []
+    for images in visuals.values():
+        tiles = [from_unit_range(t) for t in images[:rows].detach().float().cpu().numpy()]
+        columns.append(np.concatenate(tiles, axis=0))
+    return np.concatenate(columns, axis=1)
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """run_dir; the step reached; the newest checkpoint (None on ranks other than 0); the model trained."""
+
+    run_dir: Path
+    step: int
+    checkpoint: Path | None
+    model: TrainingModel
+
+
+def _check_run_dir(run_dir: Path, config: ExperimentConfig, resume: bool) -> None:
+    saved = run_dir / "config.toml"
+    existing = checkpoints(run_dir / "checkpoints")
+    if existing and not resume:
+        raise TrainingError(f"{run_dir}: holds checkpoints already; resume or use a new run folder")
+    if saved.exists() and existing:
+        previous = load_config(saved)
+        if dataclasses.asdict(previous.architecture) != dataclasses.asdict(config.architecture) or previous.family != config.family:
+            raise TrainingError(f"{run_dir}: was trained with another family or architecture ({saved})")
+
+
+def fit(config: ExperimentConfig, run_dir: str | Path, resume: bool = True, progress: bool = True) -> FitResult:
+    """Train ``config`` into ``run_dir``, continuing from its newest checkpoint when ``resume``."""
+    run_dir = Path(run_dir)
+    ctx = init_distributed(config.schedule.device)
+    schedule = config.schedule
+    if ctx.main:
+        _check_run_dir(run_dir, config, resume)
+        for sub in ("checkpoints", "samples"):
+            (run_dir / sub).mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(run_dir / "config.toml", to_toml(config).encode("utf-8"))
+    ctx.barrier()
+
+    dataset = pair_dataset(config, config.data.split, ctx)
+    log.info("%d training pairs of %d people (%s)", len(dataset), len(dataset.people), config.data.pairing)
+    f = config.features
+    features = build_feature_nets(f.perceptual, ctx.device, f.vgg19_weights or None, f.identity_weights or None,
+                                  f.identity_input_size)
+    torch.manual_seed(_step_seed(schedule.seed, 0, -1))
+    model = training_model_cls(config.family)(config.architecture, config.loss, features, ctx.device)
+    for net in model.networks().values():
+        net.train()
+
+    start, last_checkpoint = 0, None
+    found = checkpoints(run_dir / "checkpoints") if resume else []
+    if found:
+        last_checkpoint = found[-1][1]
+        state = load_checkpoint(last_checkpoint)
+        if state["family"] != config.family or state["architecture"] != dataclasses.asdict(config.architecture):
+            raise CheckpointError(f"{last_checkpoint}: saved for another family or architecture than the config")
+        restore(model, state, last_checkpoint)
+        start = int(state["step"])
+        if ctx.main:
+            _trim_log(run_dir / "metrics.jsonl", start)
+        log.info("resuming from %s at step %d", last_checkpoint, start)
+    averager = GradientAverager(model, ctx) if ctx.distributed else None
+
+    batches = batch_stream(dataset, schedule.batch_size, schedule.seed, ctx, start, schedule.num_workers)
+    bar = tqdm(total=schedule.steps, initial=start, disable=not (progress and ctx.main), desc=config.name, unit="step")
+    interval: dict[str, list[float]] = {}
+    tick = time.perf_counter()
+    step = start
+    try:
+        while step < schedule.steps:
+            batch = next(batches)
+            torch.manual_seed(_step_seed(schedule.seed, ctx.rank, step))
+            model.set_input(batch)
+            losses = model.optimize_parameters()
+            if averager is not None:
+                averager.sync_buffers()
+            step += 1
+            for key, value in losses.items():
+                interval.setdefault(key, []).append(float(value))
+            bar.update(1)
+            final = step == schedule.steps
+            if step % schedule.log_every == 0 or final:
+                record = _log_record(model, interval, step, time.perf_counter() - tick, ctx)
+                interval, tick = {}, time.perf_counter()
+                if ctx.main:
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in list(record.items())[2:5]})
+                    with (run_dir / "metrics.jsonl").open("a", encoding="utf-8") as handle:
+                        handle.write(json.dumps(record) + "\n")
+            if ctx.main and (step % schedule.sample_every == 0 or final):
+                _write_samples(model, batch, run_dir / "samples" / f"step_{step:08d}.png")
+            if ctx.main and (step % schedule.checkpoint_every == 0 or final):
+                last_checkpoint = run_dir / "checkpoints" / f"step_{step:08d}.pt"
+                save_checkpoint(last_checkpoint, model, config, step)
+                for _, old in checkpoints(run_dir / "checkpoints")[: -schedule.keep_checkpoints]:
+                    old.unlink(missing_ok=True)
+            ctx.barrier()
+    finally:
+        bar.close()
+        if averager is not None:
+            for handle in averager.handles:
+                handle.remove()
+    return FitResult(run_dir=run_dir, step=step, checkpoint=last_checkpoint if ctx.main else None, model=model)
+
+
+def _trim_log(path: Path, step: int) -> None:
+    """Drop log lines after ``step`` (written after the checkpoint a run resumes from)."""
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text(encoding="utf-8").splitlines() if line and json.loads(line)["step"] <= step]
+    write_bytes_atomic(path, "".join(line + "\n" for line in kept).encode("utf-8"))
+
+
+def _log_record(model: TrainingModel, interval: dict[str, list[float]], step: int, seconds: float,
+                ctx: DistContext) -> dict[str, float]:
+    names = sorted(interval)
+    values = torch.tensor([float(np.mean(interval[k])) for k in names] + [model.reconstruction_loss()], dtype=torch.float64)
+    if ctx.distributed:
+        dist.all_reduce(values, op=dist.ReduceOp.SUM)
+        values /= ctx.world
+    steps = len(next(iter(interval.values()))) if interval else 1
+    record: dict[str, float] = {"step": step, "sec_per_step": seconds / max(steps, 1)}
+    record |= {f"loss/{k}": float(v) for k, v in zip(names, values[:-1])}
+    record["recon_l1"] = float(values[-1])
+    return record
+
+
+@torch.no_grad()
+def _write_samples(model: TrainingModel, batch: dict[str, torch.Tensor], path: Path) -> None:
+    visuals = model.visuals()
+    if not visuals:
+        visuals = {"source": batch["src_image"], "output": model.forward(), "target": batch["tgt_image"]}
+    try:
+        write_image(path, sample_grid(visuals))
+    except OutputError as exc:
+        log.warning("sample grid not written: %s", exc)
