@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -34,7 +35,7 @@ from engine.geometry.labels import check_intensity, label_index
 from engine.geometry.retarget import RegionGains, estimate_neutral3d, retarget
 from engine.geometry.shape_model import ShapeModel
 from engine.io.landmarks_json import LandmarkEdit
-from engine.synthesis.generators import WARP, Generator, RenderRequest, open_generator
+from engine.synthesis.generators import DEFAULT_MODEL, Generator, RenderRequest, open_generator
 from engine.types import Detection, Face
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class EngineConfig:
     target geometry corrected by what the render missed (0 = off; each pass costs one render and
     one detection)."""
 
-    model: str = WARP
+    model: str = DEFAULT_MODEL
     backend: str = "auto"
     templates: Path | None = None
     gains: RegionGains = field(default_factory=RegionGains)
@@ -189,14 +190,16 @@ class Engine:
 @dataclass(frozen=True)
 class ReenactConfig:
     """target_image: (H, W, 3) uint8 BGR identity photo; face_index: which face of it;
-    smoothing: One-Euro parameters for the driving face (None: raw)."""
+    smoothing: One-Euro parameters for the driving face (None: raw); on_status: hears about
+    backend fallbacks of a learned model (called from the rendering thread)."""
 
     target_image: np.ndarray
-    model: str = WARP
+    model: str = DEFAULT_MODEL
     backend: str = "auto"
     face_index: int | None = None
     gains: RegionGains = field(default_factory=RegionGains)
     smoothing: OneEuroParams | None = field(default_factory=OneEuroParams)
+    on_status: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -220,7 +223,9 @@ class Reenactor:
         with FaceTracker.create(TrackerOptions(smoothing=None)) as still:
             self.target: Detection = still.detect(config.target_image, config.face_index)
         self._tracker = FaceTracker.create(TrackerOptions(max_faces=1, smoothing=config.smoothing))
-        self.generator: Generator = open_generator(config.model, config.backend)
+        self.generator: Generator = open_generator(
+            config.model, config.backend, probe_face=(config.target_image, self.target.face), on_status=config.on_status
+        )
         self._neutral3d: np.ndarray | None = None
         self.neutral_estimated = True
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from engine.errors import BackendError, ModelError
 from engine.manifest import Manifest
+from engine.nets.registry import Family, get_family
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,11 @@ class Backend(ABC):
 
     @abstractmethod
     def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        """Run one batch; returns the first output as float32, batch axis first."""
+        """Run one batch; returns the first output as float32, batch axis first.
+
+        The returned array may be a buffer the backend fills again on its next call (no
+        allocation per frame): copy it to keep it.
+        """
 
     def close(self) -> None:
         """Release sessions and device memory; the backend cannot run afterwards."""
@@ -118,6 +123,16 @@ def network_files(manifest: Manifest, folder: str | Path, network: str) -> tuple
         known = ", ".join([GENERATOR, *sorted(manifest.auxiliary)])
         raise ModelError(f"{manifest.name}: no network {network!r}; known: {known}") from None
     return root / f"{stem}.onnx", root / f"{stem}.safetensors"
+
+
+def network_family(manifest: Manifest, network: str) -> tuple[Family, dict]:
+    """The registered family and architecture dict that rebuild ``network``.
+
+    The generator is ``manifest.family``; an auxiliary role ``r`` is the family registered as
+    ``<family>_<r>`` (e.g. ``landmarkgan_landmarks``), sharing the manifest's one architecture.
+    """
+    name = manifest.family if network == GENERATOR else f"{manifest.family}_{network}"
+    return get_family(name), manifest.architecture
 
 
 def default_threads() -> int:

@@ -2,7 +2,7 @@
 
 It is the reference the other backends are checked against (fp32) and the fallback when no ONNX
 runtime can run a model. The network is built from ``manifest.family`` and
-``manifest.architecture`` (an auxiliary network from its own family, see :func:`network_family`),
+``manifest.architecture`` (an auxiliary network from its own family, see :func:`engine.backends.base.network_family`),
 its weights loaded strictly, and run under ``torch.inference_mode`` with channels-last memory.
 
 Precisions:
@@ -21,10 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.backends.base import GENERATOR, Backend, check_precision, network_files, register_backend
+from engine.backends.base import GENERATOR, Backend, check_precision, network_family, network_files, register_backend
 from engine.errors import BackendError, ModelError
 from engine.manifest import Manifest
-from engine.nets.registry import Family, get_family
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +47,6 @@ def cpu_has_bf16() -> bool:
     return False
 
 
-def network_family(manifest: Manifest, network: str) -> tuple[Family, dict]:
-    """The registered family and architecture dict of ``network``.
-
-    The generator is ``manifest.family``; an auxiliary role ``r`` is the family registered as
-    ``<family>_<r>`` (e.g. ``landmarkgan_landmarks``) with the same architecture config.
-    """
-    if network == GENERATOR:
-        return get_family(manifest.family), manifest.architecture
-    return get_family(f"{manifest.family}_{network}"), manifest.architecture
-
-
 @register_backend("torch")
 class TorchBackend(Backend):
     """An ``nn.Module`` in eval mode; inputs in the manifest's order, output copied to a reused buffer."""
@@ -71,6 +59,7 @@ class TorchBackend(Backend):
         self._input_names = input_names
         self._outputs: dict[tuple[int, ...], np.ndarray] = {}
         self._dtype = torch.float16 if precision == "fp16" else torch.float32
+        self._saved_threads: int | None = None
 
     @classmethod
     def describe(cls) -> str:
@@ -95,7 +84,11 @@ class TorchBackend(Backend):
         network: str = GENERATOR,
         threads: int | None = None,
     ) -> "TorchBackend":
-        """Rebuild and load the network. ``threads`` sets ``torch.set_num_threads`` (process-wide) when given."""
+        """Rebuild and load the network.
+
+        threads: when given, torch's (process-wide) intra-op thread count while this backend is
+        open; :meth:`close` restores the previous count.
+        """
         check_precision(cls, precision)
         _, weights_path = network_files(manifest, folder, network)
         family, architecture = network_family(manifest, network)
@@ -105,15 +98,17 @@ class TorchBackend(Backend):
             module.load_state_dict(state, strict=True)
         except RuntimeError as exc:
             raise ModelError(f"{weights_path}: weights do not fit {family.name} ({exc})") from exc
-        if threads:
-            torch.set_num_threads(threads)
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         module = module.eval().to(device=device, memory_format=torch.channels_last)
         if precision == "fp16":
             module = module.half()
         names = [spec.name for spec in family.inputs]
         log.info("torch %s %s %s on %s", manifest.name, network, precision, device)
-        return cls(module, names, precision, device)
+        backend = cls(module, names, precision, device)
+        if threads:
+            backend._saved_threads = torch.get_num_threads()
+            torch.set_num_threads(threads)
+        return backend
 
     def _tensor(self, value: np.ndarray) -> torch.Tensor:
         t = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32)).to(self.torch_device, self._dtype)
@@ -142,6 +137,9 @@ class TorchBackend(Backend):
     def close(self) -> None:
         self._outputs.clear()
         self.module = None  # type: ignore[assignment]
+        if self._saved_threads is not None:
+            torch.set_num_threads(self._saved_threads)
+            self._saved_threads = None
 
 
 def _read_weights(path: Path) -> dict[str, torch.Tensor]:

@@ -15,12 +15,13 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 import resources
 from engine.api import ReenactConfig, Reenactor
-from engine.backends.base import candidates, get_backend
+from engine.backends.base import candidates, default_threads, get_backend
 from engine.backends.select import ssim, to_image
 from engine.cli.common import check_output, note
 from engine.errors import FesError, InputError
@@ -29,7 +30,7 @@ from engine.io.atomic import write_bytes_atomic
 from engine.io.images import read_image
 from engine.io.sources import Frame, FrameSource, open_source
 from engine.manifest import load_manifest
-from engine.pipeline import LivePipeline, PipelineOptions, PipelineStats, run_sequential
+from engine.pipeline import LivePipeline, PipelineOptions, PipelineResult, PipelineStats, run_sequential
 from engine.synthesis.generator import NeuralGenerator, probe_inputs
 from engine.synthesis.generators import WARP, available_models, model_folder
 
@@ -130,12 +131,18 @@ class ClipLoop(FrameSource):
             self._source = None
 
 
-def _pipelined(loop: ClipLoop, reenactor: Reenactor, frames: int, live: bool = False) -> PipelineStats:
+def _pipelined(
+    loop: ClipLoop,
+    reenactor: Reenactor,
+    frames: int,
+    live: bool = False,
+    on_result: Callable[[PipelineResult], None] | None = None,
+) -> PipelineStats:
     """Blocking run (every frame; throughput) or, with ``live``, a camera-like run: frames paced at
     the clip's rate, dropped when a stage is busy (latency as a user sees it)."""
     loop.paced = live
     options = PipelineOptions(blocking=not live, max_frames=frames)
-    pipeline = LivePipeline.create(lambda: loop, reenactor.track, reenactor.render, options)
+    pipeline = LivePipeline.create(lambda: loop, reenactor.track, reenactor.render, options, on_result=on_result)
     with pipeline:
         pipeline.start()
         pipeline.wait()
@@ -160,7 +167,7 @@ def generator_times(folder: Path, crop: np.ndarray, landmarks: np.ndarray, runs:
     for name, precision in pairs:
         label = f"{name}-{precision}"
         try:
-            backend = get_backend(name).load(manifest, folder, precision)
+            backend = get_backend(name).load(manifest, folder, precision, threads=default_threads())
         except FesError as exc:
             results[label] = {"error": str(exc)}
             continue
@@ -208,9 +215,17 @@ def run(args: argparse.Namespace) -> int:
         growth, growth_frames = rss_after - rss_start, args.frames
         if args.soak:
             note(f"soak run, {args.soak} frames")
-            soak_start = rss_mb()
-            _pipelined(loop, reenactor, args.soak)
-            growth, growth_frames = rss_mb() - soak_start, args.soak
+            trace = [rss_mb()]
+            every = max(1, args.soak // 10)
+
+            def sample(result: PipelineResult) -> None:
+                if (result.frame_index + 1) % every == 0:
+                    trace.append(rss_mb())
+
+            _pipelined(loop, reenactor, args.soak, on_result=sample)
+            trace.append(rss_mb())
+            growth, growth_frames = trace[-1] - trace[0], args.soak
+            report["rss_trace_mb"] = [round(v, 1) for v in trace]
         report["rss_mb"] = round(rss_mb(), 1)
         report["rss_growth_mb"] = round(growth, 2)
         report["rss_growth_frames"] = growth_frames
@@ -234,6 +249,7 @@ def run(args: argparse.Namespace) -> int:
         no_face_frames=piped.no_face_frames,
         live={
             "source_fps": loop.fps,
+            "stages_ms": _stage_means(live),
             "fps": round(live.fps_overall, 2),
             "dropped": live.dropped_total,
             "captured": live.frames_captured,
@@ -271,3 +287,5 @@ def print_table(r: dict) -> None:
             else:
                 print(f"  {label:<14}{t['p50']:>8.2f} {t['p95']:>8.2f} {t['ssim_vs_fp32']:>8.4f} {t['max_abs_vs_fp32']:>8.4f}")
     print(f"  {'memory':<14}RSS {r['rss_mb']:.0f} MB, growth {r['rss_growth_mb']:+.1f} MB over {r['rss_growth_frames']} frames")
+    if "rss_trace_mb" in r:
+        print(f"  {'RSS trace MB':<14}{' '.join(f'{v:.0f}' for v in r['rss_trace_mb'])}")

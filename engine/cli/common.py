@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 from engine.errors import OutputError
+from engine.synthesis.generators import DEFAULT_MODEL, WARP
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="warp", help="'warp' (default), a bundled model name or a model folder")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"{WARP!r} (the default), a bundled model name or a model folder")
     parser.add_argument("--backend", default="auto", help="auto (default), onnxruntime, torch or tensorrt")
 
 

@@ -15,7 +15,8 @@ Live contract (frame dropping): between stages sits a one-slot holder (:class:`L
 A stage that finishes hands its frame on, replacing a frame the next stage has not taken yet;
 the replaced frame is dropped and counted in ``PipelineStats.dropped``. So queues never grow,
 latency stays bounded by the slowest stage, and a slow stage costs frame rate, not delay. While
-the render stage works on frame n the track stage already tracks frame n+1.
+the render stage works on frame n the track stage already tracks frame n+1, timed to finish as
+the render stage gets free, so frame n+1 is the newest that can be rendered then.
 With ``PipelineOptions(blocking=True)`` (offline rendering, the bench) a stage waits for the next
 one to take its frame instead: every frame is processed, none is dropped, stages still overlap.
 
@@ -46,6 +47,9 @@ from engine.errors import CameraError
 from engine.pipeline.stats import PipelineStats, StatsRecorder
 
 log = logging.getLogger(__name__)
+
+PACE_MARGIN_MS = 2.0  # the next track starts this much (or PACE_MARGIN of a render) early
+PACE_MARGIN = 0.1
 
 T = TypeVar("T")
 Tracked = TypeVar("Tracked")
@@ -219,6 +223,9 @@ class LivePipeline(Generic[Tracked]):
         self._status = Status(State.IDLE)
         self._last_image = initial_image
         self._use_fallback = False
+        self._finish_message = ""  # set by the capture stage when the source ended normally
+        self._track_ms = 0.0  # moving averages for pacing the tracker (live mode)
+        self._render_ms = 0.0
         self._threads: list[threading.Thread] = []
         self.error: Exception | None = None
 
@@ -329,7 +336,7 @@ class LivePipeline(Generic[Tracked]):
                         return
                     continue
                 if frame is None:
-                    self._set_status(State.FINISHED, "end of the source")
+                    self._finish_message = "end of the source"
                     return
                 now = time.perf_counter()
                 if failures:
@@ -341,7 +348,7 @@ class LivePipeline(Generic[Tracked]):
                 if self._captured.put(_Captured(frame, now), wait=self.options.blocking):
                     self._recorder.drop("track")
             if limit is not None and captured >= limit:
-                self._set_status(State.FINISHED, f"{captured} frames")
+                self._finish_message = f"{captured} frames"
         finally:
             if source is not None:
                 _close_quietly(source)
@@ -369,12 +376,29 @@ class LivePipeline(Generic[Tracked]):
                 except Exception:  # a tracker bug on one frame must not end the stream
                     log.exception("tracking frame %d failed; treated as no face", item.frame.index)
                     result = None
-                self._recorder.stage("track", (time.perf_counter() - t0) * 1000.0)
+                track_ms = (time.perf_counter() - t0) * 1000.0
+                self._track_ms = _ema(self._track_ms, track_ms)
+                self._recorder.stage("track", track_ms)
                 self._recorder.count("tracked")
                 if self._tracked.put(_TrackedFrame(item, result), wait=self.options.blocking):
                     self._recorder.drop("render")
+                if not self.options.blocking:
+                    self._pace_tracking()
         finally:
             self._tracked.close()
+
+    def _pace_tracking(self) -> None:
+        """Start the next track so that it ends about when the render stage gets free.
+
+        Waits until the render stage took the frame just tracked, then for the part of the render
+        time the next track does not need. The next frame is thus the newest one that can still be
+        rendered in time: latency is about track + render, and no CPU goes to tracking frames that
+        would only be dropped (on a small CPU the render stage needs that core).
+        """
+        self._tracked.wait_empty()
+        lead_ms = self._render_ms - self._track_ms - max(PACE_MARGIN_MS, PACE_MARGIN * self._render_ms)
+        if lead_ms > 0:
+            self._stop.wait(lead_ms / 1000.0)
 
     def _render_loop(self) -> None:
         try:
@@ -382,6 +406,8 @@ class LivePipeline(Generic[Tracked]):
                 self._render_one(item)
         finally:
             self._recorder.finish()
+            if self._finish_message and not self._stop.is_set():
+                self._set_status(State.FINISHED, self._finish_message)
 
     def _render_one(self, item: _TrackedFrame[Tracked]) -> None:
         t0 = time.perf_counter()
@@ -391,6 +417,7 @@ class LivePipeline(Generic[Tracked]):
             self._set_status(State.NO_FACE, "no face: holding the last output")
         else:
             image, fallback = self._render_track(item.track)
+            self._render_ms = _ema(self._render_ms, (time.perf_counter() - t0) * 1000.0)
         held = image is None
         if held:
             image = self._last_image
@@ -427,6 +454,10 @@ class LivePipeline(Generic[Tracked]):
             return None, True
         self._recorder.count("fallback")
         return image, True
+
+
+def _ema(average: float, sample: float, alpha: float = 0.2) -> float:
+    return sample if average == 0.0 else average + alpha * (sample - average)
 
 
 def _close_quietly(source: FrameSource) -> None:

@@ -33,7 +33,8 @@ class PipelineStats:
     frames_captured / frames_tracked / frames_output: totals since start.
     dropped: frames replaced before a stage took them, by the stage that missed them
         ("track": captured but never tracked; "render": tracked but never rendered).
-    stages: per-stage timing over the recent window (capture = source read, output = callback).
+    stages: per-stage timing over the recent window (capture = source read, which for a camera
+        includes waiting for its next frame; output = the on_result callback).
     fps: outputs per second over the recent window; fps_overall: over the whole run.
     latency_p50_ms / latency_p95_ms: capture-to-output latency over the recent window.
     no_face_frames: outputs that held the last good image because no face was tracked.

@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 import resources
-from engine.backends.base import Backend, default_threads
+from engine.backends.base import Backend, default_threads, network_family
 from engine.backends.select import Choice, GuardedBackend, SelectOptions, StatusCallback, open_backend, select_backend
 from engine.errors import InputError, ModelError
 from engine.geometry.conditions import DEFAULT_SIGMA, landmark_image, label_maps
@@ -74,18 +74,19 @@ class _Inputs:
     def __init__(self, specs: tuple[InputSpec, ...], size: int) -> None:
         self.specs = specs
         self.size = size
-        self.arrays: dict[str, np.ndarray] = {}
-        for spec in specs:
-            shape = (1, spec.channels, size, size) if _is_map(spec.kind) else (1, spec.channels)
-            if spec.kind == "landmarks":
-                shape = (1, spec.channels, 2)
-            self.arrays[spec.name] = np.zeros(shape, dtype=np.float32)
+        self.arrays = {spec.name: np.zeros(_input_shape(spec, size), dtype=np.float32) for spec in specs}
         self.grid = np.arange(size, dtype=np.float32)
         self.scratch = np.empty((68, size, size), dtype=np.float32) if any(s.kind == "heatmap1" for s in specs) else None
+        self.label_keys: dict[str, tuple[int, float]] = {}  # input name -> (label, intensity) it holds
 
 
-def _is_map(kind: str) -> bool:
-    return kind in ("image", "source_image", "heatmap68", "heatmap1", "label_maps", "landmark_image")
+def _input_shape(spec: InputSpec, size: int) -> tuple[int, ...]:
+    """(1, C, N, N) for maps, (1, K, 2) for landmarks, (1, C) for vectors (label_onehot, noise)."""
+    if spec.kind in ("image", "source_image", "heatmap68", "heatmap1", "label_maps", "landmark_image"):
+        return (1, spec.channels, size, size)
+    if spec.kind == "landmarks":
+        return (1, spec.channels, 2)
+    return (1, spec.channels)
 
 
 def heatmaps_into(out: np.ndarray, landmarks: np.ndarray, grid: np.ndarray, sigma: float = DEFAULT_SIGMA) -> np.ndarray:
@@ -131,10 +132,7 @@ class NeuralGenerator:
         self._landmarks_backend = landmarks_backend
         self._aux_inputs: _Inputs | None = None
         if landmarks_backend is not None:
-            from engine.nets.registry import get_family
-
-            aux_specs = get_family(f"{manifest.family}_{LANDMARKS_ROLE}").inputs
-            self._aux_inputs = _Inputs(aux_specs, self.size)
+            self._aux_inputs = _Inputs(network_family(manifest, LANDMARKS_ROLE)[0].inputs, self.size)
 
     @classmethod
     def create(
@@ -322,11 +320,16 @@ def fill_inputs(
             unit_range_into(buf, check_crop(source, n, "source_crop"))
         elif kind == "noise":
             buf.fill(0.0)
-        elif kind == "label_maps":
-            np.copyto(buf, label_maps(label_index(manifest, label), spec.channels, n, intensity))
-        elif kind == "label_onehot":
-            buf.fill(0.0)
-            buf[label_index(manifest, label)] = intensity
+        elif kind in ("label_maps", "label_onehot"):
+            key = (label_index(manifest, label), float(intensity))
+            if inputs.label_keys.get(spec.name) == key:
+                continue  # label inputs change only when the user changes the expression
+            if kind == "label_maps":
+                np.copyto(buf, label_maps(key[0], spec.channels, n, intensity))
+            else:
+                buf.fill(0.0)
+                buf[key[0]] = intensity
+            inputs.label_keys[spec.name] = key
         elif landmarks is None:
             raise InputError(f"{manifest.name} needs driven landmarks (input {spec.name!r})")
         elif kind == "heatmap68":
