@@ -27,7 +27,8 @@ from engine.geometry.pose import RIGID_MESH, align_rigid
 
 DEFAULT_PATH = resources.EXPRESSIONS / "templates.json"
 IRIS_MESH = tuple(range(468, 478))
-BLEND_SIGMA = 0.07  # face units (inter-ocular distances)
+BLEND_SIGMA = 0.07  # narrowest blend width, face units (inter-ocular distances)
+BLEND_SPACING = 0.8  # a handle's width relative to the distance to its second-nearest neighbour
 # Weight of "no motion" in the blend: a vertex ~2.5 sigma from every handle barely moves.
 BACKGROUND_WEIGHT = float(np.exp(-0.5 * 2.5**2))
 # Inner-lip FaceMesh vertices, corner to corner. On a closed mouth the upper and lower lines
@@ -137,16 +138,29 @@ def spread(neutral_face_mesh: np.ndarray, handles: list[int], values: np.ndarray
     Handle vertices take their value exactly; every other vertex takes a normalised Gaussian
     blend of the handles (a convex combination, so no overshoot and no folded triangles), with
     the rigid vertices and the irises as extra still handles and a constant still term that
-    fades the field out away from the handles. Works in face units.
+    fades the field out away from the handles. Each handle's width follows the spacing of the
+    handles around it (dense on the lips, wide along the jaw), so no vertex falls between two
+    handles into the still term. Works in face units.
     """
     mesh = _opened_lips(np.asarray(neutral_face_mesh, dtype=np.float64))
     fixed = [i for i in RIGID_MESH + IRIS_MESH if i not in handles]
     idx = list(handles) + fixed
     values = np.concatenate([np.asarray(values, dtype=np.float64).reshape(-1, 2), np.zeros((len(fixed), 2))])
-    w = _gauss(mesh, mesh[idx])
+    centres = mesh[idx]
+    w = np.exp(-_sq_dist(mesh, centres) / (2 * _widths(centres) ** 2))
     field = (w @ values) / (w.sum(axis=1, keepdims=True) + BACKGROUND_WEIGHT)
     field[idx] = values
     return field
+
+
+def _widths(centres: np.ndarray) -> np.ndarray:
+    """(K,) blend width of each handle: BLEND_SPACING times the distance to its second-nearest
+    other handle, never below BLEND_SIGMA."""
+    d = np.sqrt(_sq_dist(centres, centres))
+    np.fill_diagonal(d, np.inf)
+    k = min(1, len(centres) - 2)
+    second = np.partition(d, k, axis=1)[:, k] if len(centres) > 2 else np.full(len(centres), BLEND_SIGMA)
+    return np.maximum(BLEND_SIGMA, BLEND_SPACING * second)
 
 
 def _opened_lips(mesh: np.ndarray) -> np.ndarray:
@@ -171,9 +185,8 @@ def _opened_lips(mesh: np.ndarray) -> np.ndarray:
     return opened
 
 
-def _gauss(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    d2 = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
-    return np.exp(-d2 / (2 * BLEND_SIGMA**2))
+def _sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
 
 
 def expression_target(

@@ -153,20 +153,25 @@ def _rasterise(dst: np.ndarray, tris: np.ndarray, shape: tuple[int, int]) -> np.
     return ids
 
 
-def _polygon_area(points: np.ndarray) -> float:
-    return float(abs(cv2.contourArea(points.astype(np.float32))))
+def _opening(mesh: np.ndarray, frame: FaceFrame) -> float:
+    """How open the mouth is: the summed gap between the inner lips along the face's vertical
+    axis, in face units (crossed lips count as closed, not negative)."""
+    upper = frame.to_face(mesh[list(INNER_UPPER_LIP)])
+    lower = frame.to_face(mesh[list(INNER_LOWER_LIP)])
+    return float(np.maximum(lower[:, 1] - upper[:, 1], 0.0).sum())
 
 
 def _fill_mouth(out: np.ndarray, image: np.ndarray, src_mesh: np.ndarray, dst_mesh: np.ndarray) -> float:
     """Paint the part of the target mouth interior the source does not show. Returns the fill share."""
     loop = list(INNER_LIP_LOOP)
-    dst_area = _polygon_area(dst_mesh[loop])
-    src_area = _polygon_area(src_mesh[loop])
-    iod = FaceFrame.of(dst_mesh[list(MESH_TO_IBUG68)]).iod
-    if dst_area < (0.02 * iod) ** 2:
+    frame = FaceFrame.of(dst_mesh[list(MESH_TO_IBUG68)])
+    iod = frame.iod
+    dst_open = _opening(dst_mesh, frame)
+    if dst_open < 0.05:  # summed over 11 columns: about 0.005 IOD each, a closed mouth
         return 0.0
+    src_open = _opening(src_mesh, FaceFrame.of(src_mesh[list(MESH_TO_IBUG68)]))
     # 1 where the source shows nothing of its interior; 0 where it already shows as much.
-    strength = float(np.clip(1.0 - src_area / dst_area, 0.0, 1.0))
+    strength = float(np.clip(1.0 - src_open / dst_open, 0.0, 1.0))
     if strength <= 0.0:
         return 0.0
     poly = dst_mesh[loop]
@@ -187,14 +192,15 @@ def _fill_mouth(out: np.ndarray, image: np.ndarray, src_mesh: np.ndarray, dst_me
 
 
 def _mouth_interior(image: np.ndarray, src_mesh: np.ndarray, dst_local: np.ndarray, shape: tuple[int, int], iod: float) -> np.ndarray:
-    """(h, w, 3) float32 synthetic mouth interior: cavity, upper teeth, shading, in the person's tones."""
+    """(h, w, 3) float32 synthetic mouth interior in the person's tones: a dark, warm cavity
+    (the lip colour, darkened) and, when the mouth opens far enough, upper teeth (a warm off-white
+    scaled to the face's brightness) with a lip shadow and darker corners."""
     h, w = shape
-    lip_pts = src_mesh[[61, 291, 0, 17, 39, 269, 181, 405]]
-    lips = np.array([image[int(np.clip(y, 0, image.shape[0] - 1)), int(np.clip(x, 0, image.shape[1] - 1))] for x, y in lip_pts], np.float32)
-    lip = np.median(lips, axis=0)
-    cavity = lip * 0.22 + 8.0
-    sclera = _sclera_colour(image, src_mesh)
-    teeth = np.clip(0.9 * sclera + 0.1 * lip, 0, 255)
+    lip = _sample(image, src_mesh, (61, 291, 0, 17, 39, 269, 181, 405))
+    skin = _sample(image, src_mesh, (50, 280, 101, 330, 9, 151))
+    cavity = lip * 0.3
+    brightness = float(np.clip(skin.mean() / 165.0, 0.65, 1.1))
+    teeth = np.array([196.0, 212.0, 226.0], np.float32) * brightness
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     upper = dst_local[list(INNER_UPPER_LIP)]
     lower = dst_local[list(INNER_LOWER_LIP)]
@@ -202,28 +208,26 @@ def _mouth_interior(image: np.ndarray, src_mesh: np.ndarray, dst_local: np.ndarr
     top = np.interp(xx[0], upper[order_u, 0], upper[order_u, 1])
     bottom = np.interp(xx[0], lower[order_l, 0], lower[order_l, 1])
     opening = np.maximum(bottom - top, 1e-3)
-    # Upper incisors: a band under the upper lip, at most 0.12 IOD tall, darker towards the corners.
+    # Upper incisors: a band under the upper lip, at most 0.12 IOD tall, shown once the lips part
+    # by more than 0.02 IOD, fading towards the corners.
     tooth_h = np.minimum(0.75 * opening, 0.12 * iod)
+    visible = np.clip((opening - 0.02 * iod) / (0.03 * iod), 0.0, 1.0)
     t_rel = (yy - top[None, :]) / tooth_h[None, :]
-    tooth = np.clip(1.0 - t_rel, 0.0, 1.0) ** 0.35 * (t_rel > -0.2)
+    tooth = np.clip(1.0 - t_rel, 0.0, 1.0) ** 0.3 * (t_rel > -0.2) * visible[None, :]
     cx, half = 0.5 * (upper[:, 0].min() + upper[:, 0].max()), 0.5 * (upper[:, 0].max() - upper[:, 0].min()) + 1e-3
     lateral = np.clip(1.0 - (np.abs(xx - cx) / half) ** 2, 0.0, 1.0)
-    tooth = tooth * (0.35 + 0.65 * lateral)
+    tooth = tooth * (0.3 + 0.7 * lateral)
     depth = np.clip((yy - top[None, :]) / opening[None, :], 0, 1)
-    cavity_img = cavity[None, None, :] * (1.0 - 0.35 * depth[..., None]) * (0.6 + 0.4 * lateral[..., None])
+    cavity_img = cavity[None, None, :] * (1.0 - 0.4 * depth[..., None]) * (0.55 + 0.45 * lateral[..., None])
     out = cavity_img * (1 - tooth[..., None]) + teeth[None, None, :] * tooth[..., None] * (0.8 + 0.2 * lateral[..., None])
     # A soft shadow of the upper lip onto the teeth.
     shadow = np.clip(1.0 - (yy - top[None, :]) / (0.03 * iod + 1e-3), 0.0, 1.0)
     return (out * (1.0 - 0.35 * shadow[..., None])).astype(np.float32)
 
 
-def _sclera_colour(image: np.ndarray, mesh: np.ndarray) -> np.ndarray:
-    """A bright, low-saturation colour from the whites of the eyes (teeth take this tone)."""
-    samples = []
-    for a, b in ((33, 468), (133, 468), (263, 473), (362, 473)):
-        p = 0.5 * (mesh[a] + mesh[b])
-        x, y = int(np.clip(p[0], 0, image.shape[1] - 1)), int(np.clip(p[1], 0, image.shape[0] - 1))
-        samples.append(image[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2].reshape(-1, 3).mean(0))
-    colour = np.max(np.array(samples, np.float32), axis=0)
-    grey = colour.mean()
-    return np.clip(0.5 * colour + 0.5 * grey, 170, 235).astype(np.float32)
+def _sample(image: np.ndarray, mesh: np.ndarray, vertices: tuple[int, ...]) -> np.ndarray:
+    """(3,) float32 median colour of ``image`` at the given mesh vertices."""
+    h, w = image.shape[:2]
+    pts = np.round(np.asarray(mesh)[list(vertices)]).astype(int)
+    xs, ys = np.clip(pts[:, 0], 0, w - 1), np.clip(pts[:, 1], 0, h - 1)
+    return np.median(image[ys, xs].astype(np.float32), axis=0)

@@ -1,7 +1,7 @@
 """Helpers for the tests of families 1-3 (lgan, g2gan, unet_cgan): real London pairs and ONNX checks.
 
 ``london_batch(size)`` is a training batch (training.base keys) of four dev people of the Face
-Research Lab London Set (CC BY 4.0, DeBruine & Jones 2017, the shared copy in /work/shared/data):
+Research Lab London Set (CC BY 4.0, DeBruine & Jones 2017, copied into tests/data):
 neutral photo -> smiling photo of the same person. Faces are found with the engine's tracker and
 aligned with engine.geometry.align, as the training data pipeline does; each photo gets its own
 crop (the smiling photos' heads sit slightly differently).
@@ -25,7 +25,7 @@ from engine.geometry.align import align_face, transform_points
 from engine.geometry.conditions import to_unit_range
 from engine.geometry.labels import label_index
 
-LONDON = Path("/work/shared/data/london")
+LONDON = Path(__file__).resolve().parents[1] / "data" / "london"
 # Dev people of resources/splits/london.json (never the held-out ones).
 DEV_PEOPLE = ("001", "002", "005", "006")
 

@@ -105,6 +105,17 @@ def test_identity_weight_ramps_and_needs_a_feature_net():
 
 
 @requires_london
+def test_removal_generator_is_exported_beside_the_synthesis_one():
+    model = G2ganTraining(G2ganConfig(image_size=64, ngf=8), G2ganLoss(), FeatureNets(), CPU)
+    model.set_input(london_batch(64))
+    ((role, (family, network, inputs)),) = model.auxiliary_networks().items()
+    assert (role, family) == ("removal", "g2gan_removal") and network is model.removal
+    assert isinstance(network, get_family(family).generator_cls)
+    assert torch.equal(inputs[0], model.expressive)  # G_R edits the expressioned face, with its own heatmaps
+    assert network(*inputs).shape == (4, 3, 64, 64)
+
+
+@requires_london
 @pytest.mark.slow
 def test_overfits_four_london_pairs():
     model = G2ganTraining(G2ganConfig(image_size=64, ngf=32), G2ganLoss(), FeatureNets(), CPU)

@@ -154,6 +154,11 @@ class G2ganTraining(TrainingModel):
     def reconstruction_loss(self) -> float:
         return eval_l1(self.generator, self.generator_inputs(), self.expressive)
 
+    def auxiliary_networks(self) -> dict[str, tuple[str, nn.Module, tuple[torch.Tensor, ...]]]:
+        """Role -> (engine.nets family, network, its inputs for the current batch): G_R, which expression
+        transfer (section 3.2) runs before G_S, exported beside the generator."""
+        return {"removal": ("g2gan_removal", self.removal, (self.expressive, self.heatmap))}
+
     def networks(self) -> dict[str, nn.Module]:
         return {
             "generator": self.generator,
