@@ -29,7 +29,7 @@ from engine.face.ibug68 import IBUG_REGIONS, MESH_TO_IBUG68, mesh_to_ibug68
 from engine.face.smoothing import OneEuroParams
 from engine.face.tracker import FaceTracker, TrackerOptions
 from engine.geometry.align import STABLE68
-from engine.geometry.expressions import ExpressionTemplates, densify, expression_target, spread
+from engine.geometry.expressions import ExpressionTemplates, densify, expression_target, nearest_label, spread
 from engine.geometry.faceframe import FaceFrame
 from engine.geometry.labels import check_intensity, label_index
 from engine.geometry.retarget import RegionGains, estimate_neutral3d, retarget
@@ -50,13 +50,14 @@ class EngineConfig:
     templates: expression template file (None: the bundled one); gains: retargeting gains;
     refine: closed-loop passes for photos: the output's landmarks are measured again and the
     target geometry corrected by what the render missed (0 = off; each pass costs one render and
-    one detection)."""
+    one detection); on_status: hears about backend fallbacks of a learned model."""
 
     model: str = DEFAULT_MODEL
     backend: str = "auto"
     templates: Path | None = None
     gains: RegionGains = field(default_factory=RegionGains)
     refine: int = 2
+    on_status: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class Engine:
         self.config = config
         self.templates = ExpressionTemplates.load(config.templates)
         self.shape_model = ShapeModel.load()
-        self.generator: Generator = open_generator(config.model, config.backend)
+        self.generator: Generator = open_generator(config.model, config.backend, on_status=config.on_status)
         self._tracker = FaceTracker.create(TrackerOptions(smoothing=None))
 
     @classmethod
@@ -94,8 +95,9 @@ class Engine:
         self._tracker.close()
         self.generator.close()
 
-    def render(self, request: RenderRequest) -> np.ndarray:
-        """Render, then refine ``config.refine`` times towards ``request.dst_mesh`` (see EngineConfig).
+    def render(self, request: RenderRequest, refine: int | None = None) -> np.ndarray:
+        """Render, then refine ``refine`` times (default ``config.refine``) towards ``request.dst_mesh``
+        (see EngineConfig); drafts while dragging pass 0.
 
         Only the mouth and the eye-corner/nose points the alignment rests on are corrected (as
         handles, spread smoothly like a landmark edit); elsewhere the residual is mostly detector
@@ -108,7 +110,7 @@ class Engine:
         asked68 = mesh_to_ibug68(asked)
         frame = FaceFrame.of(asked68)
         current = asked.copy()
-        for _ in range(self.config.refine):
+        for _ in range(self.config.refine if refine is None else refine):
             try:
                 seen = self._tracker.detect(out).faces
             except NoFaceError:
@@ -183,8 +185,15 @@ class Engine:
             neutral3d = estimate_neutral3d(src.mesh3d, self.shape_model)
             notes.append("no --source-neutral: the source's neutral shape was estimated")
         dst = retarget(src.mesh3d, neutral3d, tgt.face.mesh, self.config.gains)
-        out = self.render(RenderRequest(target, tgt.face, dst, source_image=source, source_face=src))
+        label, intensity = self._label_of(dst, tgt.face)
+        out = self.render(RenderRequest(target, tgt.face, dst, label, intensity, source_image=source, source_face=src))
         return EditResult(out, dst, mesh_to_ibug68(dst), tuple(notes))
+
+    def _label_of(self, dst_mesh: np.ndarray, face: Face) -> tuple[str, float]:
+        """The expression label of a driven target mesh, for label-conditioned models."""
+        frame = FaceFrame.of(face.landmarks68)
+        neutral = frame.to_face(face.mesh)
+        return nearest_label(frame.to_face(dst_mesh) - neutral, neutral, self.templates)
 
 
 @dataclass(frozen=True)
@@ -228,6 +237,10 @@ class Reenactor:
         )
         self._neutral3d: np.ndarray | None = None
         self.neutral_estimated = True
+        self._templates = ExpressionTemplates.load()
+        frame = FaceFrame.of(self.target.face.landmarks68)
+        self._target_frame = frame
+        self._target_neutral_face = frame.to_face(self.target.face.mesh)
 
     @classmethod
     def create(cls, config: ReenactConfig) -> "Reenactor":
@@ -266,9 +279,16 @@ class Reenactor:
         assert self._neutral3d is not None
         return retarget(track.face.mesh3d, self._neutral3d, self.target_face.mesh, self.config.gains)
 
-    def render(self, track: TrackResult) -> np.ndarray:
-        dst = self.driven_mesh(track)
-        request = RenderRequest(self.config.target_image, self.target_face, dst, source_image=track.image, source_face=track.face)
+    def render(self, track: TrackResult, dst_mesh: np.ndarray | None = None) -> np.ndarray:
+        """The target photo showing the tracked expression; ``dst_mesh`` is the driven mesh when the
+        caller already computed it (:meth:`driven_mesh`)."""
+        dst = self.driven_mesh(track) if dst_mesh is None else dst_mesh
+        label, intensity = nearest_label(
+            self._target_frame.to_face(dst) - self._target_neutral_face, self._target_neutral_face, self._templates
+        )
+        request = RenderRequest(
+            self.config.target_image, self.target_face, dst, label, intensity, source_image=track.image, source_face=track.face
+        )
         return self.generator.render(request)
 
 

@@ -22,7 +22,7 @@ import resources
 from engine.errors import InputError
 from engine.face.ibug68 import IBUG68_MIRROR, MESH_TO_IBUG68
 from engine.geometry.faceframe import FaceFrame
-from engine.geometry.labels import EXPRESSIONS, check_intensity, label_index
+from engine.geometry.labels import EXPRESSIONS, MAX_INTENSITY, check_intensity, label_index
 from engine.geometry.pose import RIGID_MESH, align_rigid
 
 DEFAULT_PATH = resources.EXPRESSIONS / "templates.json"
@@ -200,6 +200,35 @@ def expression_target(
     frame = FaceFrame.of(neutral_mesh[list(MESH_TO_IBUG68)])
     field_face = templates.displacement(label, frame.to_face(neutral_mesh))
     return (np.asarray(neutral_mesh, dtype=np.float64) + intensity * frame.vectors_to_image(field_face)).astype(np.float32)
+
+
+def nearest_label(
+    motion: np.ndarray,
+    neutral_face_mesh: np.ndarray,
+    templates: ExpressionTemplates,
+    min_intensity: float = 0.15,
+) -> tuple[str, float]:
+    """The label whose template best explains a displacement, and at what intensity.
+
+    motion: (478, 2) face-unit displacement from the neutral (e.g. a driving face's);
+    neutral_face_mesh: (478, 2) the neutral in face units. Each template is scaled by least
+    squares; the label with the smallest residual wins, and weak motion (below ``min_intensity``)
+    is 'neutral'. Label-conditioned generators get their label this way when a face drives them.
+    """
+    motion = np.asarray(motion, dtype=np.float64).reshape(-1)
+    best, best_residual, best_scale = "neutral", float(motion @ motion), 0.0
+    for label in EXPRESSIONS[1:]:
+        t = templates.displacement(label, neutral_face_mesh).reshape(-1)
+        norm = float(t @ t)
+        if norm == 0.0:
+            continue
+        scale = max(0.0, float(motion @ t) / norm)
+        residual = float(((motion - scale * t) ** 2).sum())
+        if residual < best_residual:
+            best, best_residual, best_scale = label, residual, scale
+    if best_scale < min_intensity:
+        return "neutral", 0.0
+    return best, float(min(best_scale, MAX_INTENSITY))
 
 
 def fit_templates(

@@ -166,3 +166,18 @@ def test_region_gains_switch_regions_off(pair):
     moved_full = np.abs(mesh_to_ibug68(full)[mouth] - neutral.landmarks68[mouth]).mean()
     moved_off = np.abs(mesh_to_ibug68(no_mouth)[mouth] - neutral.landmarks68[mouth]).mean()
     assert moved_off < 0.25 * moved_full
+
+
+def test_real_smiles_are_recognised_as_happy_and_stillness_as_neutral(tracker):
+    from engine.geometry.expressions import nearest_label
+    from engine.geometry.retarget import motion_in_face_units
+
+    templates = ExpressionTemplates.load()
+    labels = []
+    for person in held_out_people():
+        neutral = tracker.detect(read_image(london_photo(person))).face
+        smile = tracker.detect(read_image(london_photo(person, "smiling"))).face
+        motion, frame = motion_in_face_units(smile.mesh3d, neutral.mesh3d)
+        labels.append(nearest_label(motion, frame.to_face(neutral.mesh), templates)[0])
+        assert nearest_label(0 * motion, frame.to_face(neutral.mesh), templates) == ("neutral", 0.0)
+    assert labels.count("happy") >= 14, labels

@@ -1,0 +1,1 @@
+"""Custom widgets: the frame view, the landmark canvas and the notice bar."""

@@ -1,0 +1,1 @@
+"""Worker QObjects that run engine work in QThreads and report through queued signals."""

@@ -1,0 +1,146 @@
+"""Offline export: a driving video rendered frame by frame onto the target, with progress and cancel.
+
+Every frame of the video is processed (nothing is dropped, unlike the live view). A frame
+without a face repeats the last good output (the target photo before the first face), so the
+output has exactly as many frames as the video; such frames have no entry in the landmarks
+sidecar. Cancelling or any failure aborts the writer: no partial file is left.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from engine.api import ReenactConfig, Reenactor
+from engine.errors import FesError
+from engine.face.smoothing import OneEuroParams
+from engine.geometry.retarget import RegionGains
+from engine.io import VideoSource
+from fes_desktop.errors import Context, describe_error
+from fes_desktop.workers.recording import FrameRecorder, OutputSpec
+from fes_desktop.workers.threads import join_thread, quit_current_thread
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class ExportJob:
+    """driving: the video whose face drives the target; target_image: (H, W, 3) uint8 BGR."""
+
+    driving: Path
+    target_image: np.ndarray
+    face_index: int | None
+    model: str
+    backend: str
+    gains: RegionGains
+    smoothing: OneEuroParams | None
+    mirror: bool
+    output: OutputSpec
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    path: Path
+    frames: int
+    no_face_frames: int
+    seconds: float
+    note: str = ""
+
+
+class ExportWorker(QObject):
+    """Runs one job in its own thread: ``run`` once, ``cancel`` from any thread."""
+
+    progress = Signal(int, int)  # frames done, frames expected (an estimate until the end)
+    finished = Signal(object)  # ExportSummary
+    failed = Signal(object)  # UserMessage
+    cancelled = Signal()
+
+    def __init__(self, job: ExportJob) -> None:
+        super().__init__()
+        self.job = job
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            self.finished.emit(self._export())
+        except FesError as error:
+            self.failed.emit(describe_error(error, Context.EXPORT))
+        except _Cancelled:
+            log.info("export to %s cancelled; nothing was written", self.job.output.path)
+            self.cancelled.emit()
+        finally:
+            quit_current_thread()
+
+    def _export(self) -> ExportSummary:
+        job = self.job
+        t0 = time.perf_counter()
+        config = ReenactConfig(job.target_image, job.model, job.backend, job.face_index, job.gains, job.smoothing)
+        with Reenactor.create(config) as reenactor, VideoSource(job.driving) as source:
+            height, width = job.target_image.shape[:2]
+            recorder = FrameRecorder(job.output, (width, height))
+            try:
+                done, no_face = self._frames(reenactor, source, recorder)
+            except BaseException:
+                recorder.abort()
+                raise
+            recorder.close()
+            note = (source.truncation_message or "") if source.truncated else ""
+        seconds = time.perf_counter() - t0
+        log.info("exported %d frames to %s in %.1f s", done, job.output.path, seconds)
+        return ExportSummary(job.output.path, done, no_face, seconds, note)
+
+    def _frames(self, reenactor: Reenactor, source: VideoSource, recorder: FrameRecorder) -> tuple[int, int]:
+        expected = source.frame_count or 0
+        image: np.ndarray = self.job.target_image
+        mesh: np.ndarray | None = reenactor.target_face.mesh
+        done = no_face = 0
+        for frame in source:
+            if self._cancel.is_set():
+                raise _Cancelled
+            driving = cv2.flip(frame.image, 1) if self.job.mirror else frame.image
+            track = reenactor.track(driving, frame.timestamp_ms)
+            if track is None:
+                no_face += 1
+            else:
+                image = reenactor.render(track)
+                mesh = reenactor.driven_mesh(track)
+            recorder.write(image, mesh)
+            done += 1
+            self.progress.emit(done, max(expected, done))
+        if self._cancel.is_set():
+            raise _Cancelled
+        return done, no_face
+
+
+class _Cancelled(Exception):
+    """Raised inside the export loop when the user cancelled."""
+
+
+class ExportRun(QObject):
+    """The UI thread's handle on one running export, in a thread of its own that ends with it."""
+
+    def __init__(self, job: ExportJob, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.worker = ExportWorker(job)
+        self.thread = QThread()
+        self.thread.setObjectName("fes-export")
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        self.thread.start()
+
+    def cancel(self) -> None:
+        self.worker.cancel()
+
+    def wait(self) -> None:
+        join_thread(self.thread)

@@ -1,0 +1,476 @@
+"""The live worker: :class:`engine.pipeline.LivePipeline` driven from a QThread.
+
+The worker QObject lives in its own QThread, where it builds the :class:`engine.api.Reenactor`
+(model loading, target detection), opens the source and starts or stops the pipeline. The
+pipeline's own three threads capture, track and render, keeping only the newest frame between
+stages; the render thread turns each result into QImages and leaves it in a newest-wins
+:class:`~fes_desktop.mailbox.Mailbox`, signalling ``frame_ready`` only when the mailbox was
+empty, so the UI thread is never flooded and always paints the newest frame.
+
+Parameters that need no rebuild (mirror, gains) arrive as a frozen :class:`LiveParams` and are
+swapped in between frames; the gains go into the reenactor as a new frozen ``ReenactConfig``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtGui import QImage
+
+from engine.api import ReenactConfig, Reenactor, TrackResult, neutrality
+from engine.errors import BackendError, FesError, ModelError, NoFaceError, OutputError
+from engine.face.ibug68 import mesh_to_ibug68
+from engine.face.smoothing import OneEuroParams
+from engine.io import FrameSource
+from engine.pipeline import LivePipeline, PipelineOptions, PipelineResult, PipelineStats
+from engine.synthesis.generators import WARP, RenderRequest, WarpGenerator
+from engine.types import Face
+from fes_desktop.errors import Context, UserMessage, describe_error
+from fes_desktop.mailbox import Mailbox
+from fes_desktop.params import LiveParams
+from fes_desktop.qimage import DisplaySize, bgr_to_qimage_fitted
+from fes_desktop.sources import SourceSpec, open_frame_source
+from fes_desktop.workers.recording import FrameRecorder, OutputSpec
+from fes_desktop.workers.threads import join_thread, quit_current_thread, start_thread
+
+log = logging.getLogger(__name__)
+
+STATS_INTERVAL_MS = 500
+
+
+@dataclass(frozen=True, eq=False)
+class LiveTarget:
+    """The identity photo: (H, W, 3) uint8 BGR; ``serial`` changes whenever the target does."""
+
+    serial: int
+    path: Path
+    image: np.ndarray
+    face_index: int | None
+
+
+@dataclass(frozen=True, eq=False)
+class LiveConfig:
+    """Everything the live run depends on. A change of source, target, model, backend or
+    smoothing rebuilds the reenactor; ``params`` is applied in place; ``running`` starts or
+    pauses the pipeline."""
+
+    source: SourceSpec
+    target: LiveTarget
+    model: str
+    backend: str
+    smoothing: OneEuroParams | None
+    params: LiveParams
+    running: bool = True
+
+    def rebuild_key(self) -> tuple[object, ...]:
+        return (self.source, self.target.serial, self.model, self.backend, self.smoothing)
+
+
+@dataclass(frozen=True, eq=False)
+class LiveFrame:
+    """One output for the view. result/source: the frames as QImages scaled to the view's pane
+    (source None before the first frame); *_points: (68, 2) landmarks in the pixels of those
+    QImages, None when unknown; held: no new result (no face); fallback: made by the warp after
+    the model failed; image: the full-size result, (H, W, 3) uint8 BGR, read-only."""
+
+    image: np.ndarray
+    result: QImage
+    source: QImage | None
+    result_points: np.ndarray | None
+    source_points: np.ndarray | None
+    index: int
+    held: bool
+    fallback: bool
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class LiveStats:
+    pipeline: PipelineStats
+    display_dropped: int
+
+
+@dataclass(frozen=True)
+class NeutralScore:
+    """How neutral and frontal the captured reference face is, each 0..1."""
+
+    neutral: float
+    frontal: float
+
+    GOOD = 0.7
+
+    @property
+    def good(self) -> bool:
+        return self.neutral >= self.GOOD and self.frontal >= self.GOOD
+
+    def advice(self) -> str:
+        if self.good:
+            return "Good neutral reference."
+        parts = []
+        if self.neutral < self.GOOD:
+            parts.append("relax your face (mouth closed, brows at rest)")
+        if self.frontal < self.GOOD:
+            parts.append("look straight into the camera")
+        return "Capture again: " + " and ".join(parts) + "."
+
+
+@dataclass(frozen=True)
+class RecordingState:
+    active: bool
+    path: Path | None = None
+    frames: int = 0
+
+
+@dataclass(frozen=True)
+class Ready:
+    """The reenactor is built: ``description`` says what renders (model and backend)."""
+
+    description: str
+    model: str
+
+
+class _Clock:
+    """Maps source time stamps onto one strictly increasing time line (the video-mode tracker
+    needs one), across loops, pauses and source switches."""
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+        self._last: float | None = None
+
+    def __call__(self, timestamp_ms: float) -> float:
+        t = timestamp_ms + self._offset
+        if self._last is not None and t <= self._last:
+            self._offset += self._last - t + 1.0
+            t = self._last + 1.0
+        self._last = t
+        return t
+
+
+class LiveWorker(QObject):
+    """Lives in the live QThread; see the module docstring. Use through :class:`LiveClient`."""
+
+    frame_ready = Signal()
+    stats_ready = Signal(object)  # LiveStats
+    status_changed = Signal(object)  # engine.pipeline.Status
+    ready = Signal(object)  # Ready
+    failed = Signal(object)  # UserMessage
+    model_failed = Signal(object)  # UserMessage; the warp is used instead
+    neutral_captured = Signal(object)  # NeutralScore
+    recording_changed = Signal(object)  # RecordingState
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frames: Mailbox[LiveFrame] = Mailbox()
+        self._config: LiveConfig | None = None
+        self._key: tuple[object, ...] | None = None
+        self._params = LiveParams()
+        self._reenactor: Reenactor | None = None
+        self._pipeline: LivePipeline[TrackResult] | None = None
+        self._pending_source: FrameSource | None = None
+        self._stats_timer: QTimer | None = None
+        self._warp = WarpGenerator()
+        self._clock = _Clock()
+        self._neutral_face: Face | None = None
+        self._neutral_source: SourceSpec | None = None
+        # Written by the pipeline's threads, read by the worker thread (single attribute swaps).
+        self._latest_source: np.ndarray | None = None
+        self._latest_face: Face | None = None
+        self._last_track: TrackResult | None = None
+        self._last_mesh: np.ndarray | None = None
+        self._record_lock = threading.Lock()
+        self._recorder: FrameRecorder | None = None
+        self.display: DisplaySize | None = None  # set by the UI thread (one attribute swap)
+
+    # ---- slots (worker thread) ----
+
+    @Slot(object)
+    def configure(self, config: LiveConfig) -> None:
+        self._stop_pipeline()
+        self._config = config
+        self._params = config.params
+        if self._reenactor is None or config.rebuild_key() != self._key:
+            if not self._rebuild(config):
+                return
+        self._apply_gains()
+        if config.running:
+            self._start_pipeline(config)
+
+    @Slot(object)
+    def set_params(self, params: LiveParams) -> None:
+        self._params = params
+        if self._config is not None:
+            self._config = replace(self._config, params=params)
+        self._apply_gains()
+
+    @Slot()
+    def capture_neutral(self) -> None:
+        face = self._latest_face
+        if self._reenactor is None or face is None or self._pipeline is None:
+            error = NoFaceError("no face is being tracked in the live source right now")
+            self.failed.emit(describe_error(error, Context.NEUTRAL))
+            return
+        self._reenactor.set_neutral(face)
+        self._neutral_face = face
+        self._neutral_source = self._config.source if self._config else None
+        self.neutral_captured.emit(NeutralScore(*neutrality(face, self._reenactor.shape_model)))
+
+    @Slot(object)
+    def start_recording(self, spec: OutputSpec) -> None:
+        if self._reenactor is None or self._pipeline is None:
+            self.failed.emit(UserMessage("Nothing to record", "The live view is not running.", "Switch to Live mode first.", Context.RECORD))
+            self.recording_changed.emit(RecordingState(False))
+            return
+        height, width = self._reenactor.config.target_image.shape[:2]
+        try:
+            recorder = FrameRecorder(spec, (width, height))
+        except (OutputError, ValueError) as error:
+            self.failed.emit(describe_error(error, Context.RECORD))
+            self.recording_changed.emit(RecordingState(False))
+            return
+        with self._record_lock:
+            self._recorder = recorder
+        log.info("recording to %s", spec.path)
+        self.recording_changed.emit(RecordingState(True, spec.path))
+
+    @Slot()
+    def stop_recording(self) -> None:
+        with self._record_lock:
+            recorder, self._recorder = self._recorder, None
+        if recorder is None:
+            return
+        try:
+            recorder.close()
+        except OutputError as error:
+            self.failed.emit(describe_error(error, Context.RECORD))
+            self.recording_changed.emit(RecordingState(False))
+            return
+        log.info("recorded %d frames to %s", recorder.frames_written, recorder.spec.path)
+        self.recording_changed.emit(RecordingState(False, recorder.spec.path, recorder.frames_written))
+
+    @Slot()
+    def shutdown(self) -> None:
+        self._stop_pipeline()
+        if self._reenactor is not None:
+            self._reenactor.close()
+            self._reenactor = None
+        quit_current_thread()
+
+    # ---- building ----
+
+    def _rebuild(self, config: LiveConfig) -> bool:
+        if self._reenactor is not None:
+            self._reenactor.close()
+            self._reenactor = None
+        self._key = None
+        reenact = ReenactConfig(
+            target_image=config.target.image,
+            model=config.model,
+            backend=config.backend,
+            face_index=config.target.face_index,
+            gains=config.params.gains,
+            smoothing=config.smoothing,
+        )
+        try:
+            try:
+                reenactor = Reenactor.create(reenact)
+            except (ModelError, BackendError) as error:
+                if config.model == WARP:
+                    raise
+                log.warning("model %s failed to load (%s); using the warp", config.model, error)
+                self.model_failed.emit(describe_error(error, Context.MODEL))
+                reenactor = Reenactor.create(replace(reenact, model=WARP))
+        except FesError as error:
+            self.failed.emit(describe_error(error, Context.TARGET))
+            return False
+        self._reenactor = reenactor
+        self._key = config.rebuild_key()
+        if self._neutral_face is not None and self._neutral_source == config.source:
+            reenactor.set_neutral(self._neutral_face)
+        else:
+            self._neutral_face = None
+        self.ready.emit(Ready(reenactor.generator.description, reenactor.generator.name))
+        return True
+
+    def _apply_gains(self) -> None:
+        reenactor = self._reenactor
+        if reenactor is not None and reenactor.config.gains != self._params.gains:
+            reenactor.config = replace(reenactor.config, gains=self._params.gains)
+
+    def _start_pipeline(self, config: LiveConfig) -> None:
+        assert self._reenactor is not None
+        try:
+            self._pending_source = open_frame_source(config.source)
+        except FesError as error:
+            context = Context.CAMERA if config.source.kind == "camera" else Context.SOURCE
+            self.failed.emit(describe_error(error, context))
+            return
+        reenactor = self._reenactor
+        self._last_track = None
+        self._latest_source = None
+        self._latest_face = None
+        self._last_mesh = reenactor.target_face.mesh
+        self.frames.clear()
+        fallback = self._render_warp if reenactor.generator.name != WARP else None
+        self._pipeline = LivePipeline.create(
+            self._open_source,
+            self._track,
+            self._render,
+            PipelineOptions(),
+            fallback_render=fallback,
+            on_result=self._on_result,
+            on_status=self.status_changed.emit,
+            initial_image=reenactor.config.target_image,
+        )
+        self._pipeline.start()
+        if self._stats_timer is None:
+            self._stats_timer = QTimer(self)
+            self._stats_timer.setInterval(STATS_INTERVAL_MS)
+            self._stats_timer.timeout.connect(self._emit_stats)
+        self._stats_timer.start()
+        log.info("live: %s -> %s", config.source.label, reenactor.generator.description)
+
+    def _stop_pipeline(self) -> None:
+        if self._pipeline is None:
+            return
+        self.stop_recording()
+        self._pipeline.stop()
+        self._emit_stats()
+        self._pipeline = None
+        if self._stats_timer is not None:
+            self._stats_timer.stop()
+        if self._pending_source is not None:
+            self._pending_source.close()
+            self._pending_source = None
+
+    @Slot()
+    def _emit_stats(self) -> None:
+        if self._pipeline is not None:
+            self.stats_ready.emit(LiveStats(self._pipeline.stats(), self.frames.replaced))
+
+    # ---- pipeline callbacks (pipeline threads) ----
+
+    def _open_source(self) -> FrameSource:
+        """The source opened by configure on the first call; a fresh one after a failure."""
+        source, self._pending_source = self._pending_source, None
+        if source is not None:
+            return source
+        assert self._config is not None
+        return open_frame_source(self._config.source)
+
+    def _track(self, image: np.ndarray, timestamp_ms: float) -> TrackResult | None:
+        assert self._reenactor is not None
+        if self._params.mirror:
+            image = cv2.flip(image, 1)
+        self._latest_source = image
+        track = self._reenactor.track(image, self._clock(timestamp_ms))
+        self._latest_face = track.face if track is not None else None
+        return track
+
+    def _render(self, track: TrackResult) -> np.ndarray:
+        assert self._reenactor is not None
+        mesh = self._reenactor.driven_mesh(track)
+        image = self._reenactor.render(track, mesh)
+        self._last_mesh = mesh
+        self._last_track = track
+        return image
+
+    def _render_warp(self, track: TrackResult) -> np.ndarray:
+        reenactor = self._reenactor
+        assert reenactor is not None
+        mesh = reenactor.driven_mesh(track)
+        request = RenderRequest(reenactor.config.target_image, reenactor.target_face, mesh, source_image=track.image, source_face=track.face)
+        image = self._warp.render(request)
+        self._last_mesh = mesh
+        self._last_track = track
+        return image
+
+    def _on_result(self, result: PipelineResult) -> None:
+        if result.image is None:
+            return
+        mesh = self._last_mesh
+        self._record(result, mesh)
+        track = self._last_track
+        if result.held or track is None:
+            source, source_points = self._latest_source, None
+        else:
+            source, source_points = track.image, track.face.landmarks68
+        display = self.display
+        result_image, result_scale = bgr_to_qimage_fitted(result.image, display)
+        source_image, source_scale = (None, 1.0) if source is None else bgr_to_qimage_fitted(source, display)
+        frame = LiveFrame(
+            image=result.image,
+            result=result_image,
+            source=source_image,
+            result_points=None if mesh is None else mesh_to_ibug68(mesh) * result_scale,
+            source_points=None if source_points is None else source_points * source_scale,
+            index=result.frame_index,
+            held=result.held,
+            fallback=result.fallback,
+            latency_ms=result.latency_ms,
+        )
+        if not self.frames.put(frame):
+            self.frame_ready.emit()
+
+    def _record(self, result: PipelineResult, mesh: np.ndarray | None) -> None:
+        with self._record_lock:
+            recorder = self._recorder
+            if recorder is None:
+                return
+            try:
+                recorder.write_timed(result.image, mesh, result.timestamp_ms)
+            except OutputError as error:
+                self._recorder = None
+                self.failed.emit(describe_error(error, Context.RECORD))
+                self.recording_changed.emit(RecordingState(False))
+
+
+class LiveClient(QObject):
+    """The UI thread's handle on the live worker: each method posts a request to its thread."""
+
+    _configure = Signal(object)
+    _set_params = Signal(object)
+    _capture_neutral = Signal()
+    _start_recording = Signal(object)
+    _stop_recording = Signal()
+    _shutdown = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.worker = LiveWorker()
+        self._configure.connect(self.worker.configure)
+        self._set_params.connect(self.worker.set_params)
+        self._capture_neutral.connect(self.worker.capture_neutral)
+        self._start_recording.connect(self.worker.start_recording)
+        self._stop_recording.connect(self.worker.stop_recording)
+        self._shutdown.connect(self.worker.shutdown)
+        self.thread = start_thread(self.worker, "fes-live")
+        self._closed = False
+
+    def configure(self, config: LiveConfig) -> None:
+        self._configure.emit(config)
+
+    def set_params(self, params: LiveParams) -> None:
+        self._set_params.emit(params)
+
+    def capture_neutral(self) -> None:
+        self._capture_neutral.emit()
+
+    def start_recording(self, spec: OutputSpec) -> None:
+        self._start_recording.emit(spec)
+
+    def stop_recording(self) -> None:
+        self._stop_recording.emit()
+
+    def close(self) -> None:
+        """Stop the pipeline (finishing a recording), release the model, end the thread."""
+        if self._closed:
+            return
+        self._closed = True
+        self._shutdown.emit()
+        join_thread(self.thread)

@@ -1,0 +1,62 @@
+"""Panels with real events: keyboard shortcuts, neutral capture, dropping a photo, several faces."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from engine.io import read_image, write_image
+from fes_desktop.sources import SAMPLE_TARGETS
+from tests.desktop.conftest import RENDER_MS, STARTUP_MS, edit_settings, wait_live, wait_target
+
+
+def test_shortcuts_and_capturing_the_neutral_reference(qtbot, make_window):
+    window = make_window()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    wait_live(qtbot, window, frames=3)
+
+    qtbot.keyClick(window, Qt.Key.Key_L)
+    assert window.view.overlay and window.settings.view.overlay
+    qtbot.keyClick(window, Qt.Key.Key_M)
+    assert window.settings.source.mirror is False and not window.source_panel.mirror_check.isChecked()
+    qtbot.keyClick(window, Qt.Key.Key_V)
+    assert window.view.layout_mode == "result"
+
+    qtbot.keyClick(window, Qt.Key.Key_N)
+    qtbot.waitUntil(lambda: window.source_panel.neutral_bar.value() > 0, timeout=RENDER_MS)
+    advice = window.source_panel.neutral_advice.text()
+    assert advice.startswith("Good neutral reference") or advice.startswith("Capture again")
+    assert window.source_panel.neutral_bar.format() == "%p %"
+
+    qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    assert window.mode == "edit"
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert window.mode == "live"
+    wait_live(qtbot, window, frames=3)  # the pipeline resumes
+
+
+def test_dropping_a_photo_and_picking_one_of_several_faces(qtbot, make_window, tmp_path):
+    window = make_window(edit_settings())
+    wait_target(qtbot, window)
+    left, right = read_image(SAMPLE_TARGETS[0]), read_image(SAMPLE_TARGETS[1])
+    pair = tmp_path / "two people.jpg"
+    write_image(pair, np.concatenate([left, right], axis=1))
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(pair))])
+    drop = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    window.target_panel.dropEvent(drop)
+    qtbot.waitUntil(lambda: window.target is not None and window.target.path == pair, timeout=STARTUP_MS)
+
+    combo = window.target_panel.face_combo
+    assert len(window.target.faces) == 2 and combo.count() == 2 and combo.isEnabled()
+    first_box = window.target.face.bbox
+    window.target_panel.face_chosen.emit(1)
+    qtbot.waitUntil(lambda: window.target.chosen == 1, timeout=RENDER_MS)
+    assert window.target.face.bbox != first_box
+    assert window.settings.target.face_index == 1
+    points = window.landmark_panel.document.points
+    x0, y0, x1, y1 = window.target.face.bbox
+    assert (points[:, 0] >= x0 - 5).all() and (points[:, 0] <= x1 + 5).all()  # the editor shows that face
