@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 import threading
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from engine.backends import available_backends, get_backend
 from engine.errors import FesError
 from engine.manifest import load_manifest
 from engine.synthesis.generators import model_folder
 from fes_desktop.errors import Context, describe_error
-from fes_desktop.workers.threads import join_thread, quit_current_thread
+from fes_desktop.workers.threads import OneShotRun, quit_current_thread
 
 log = logging.getLogger(__name__)
 
@@ -71,20 +71,8 @@ class BuildWorker(QObject):
             quit_current_thread()
 
 
-class BuildRun(QObject):
+class BuildRun(OneShotRun):
     """The UI thread's handle on one build, in a thread of its own that ends with it."""
 
     def __init__(self, model: str, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.worker = BuildWorker(model)
-        self.thread = QThread()
-        self.thread.setObjectName("fes-trt-build")
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
-        self.thread.start()
-
-    def cancel(self) -> None:
-        self.worker.cancel()
-
-    def wait(self) -> None:
-        join_thread(self.thread)
+        super().__init__(BuildWorker(model), "fes-trt-build", parent)

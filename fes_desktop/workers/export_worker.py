@@ -16,7 +16,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from engine.api import ReenactConfig, Reenactor
 from engine.errors import FesError
@@ -25,7 +25,7 @@ from engine.geometry.retarget import RegionGains
 from engine.io import VideoSource
 from fes_desktop.errors import Context, describe_error
 from fes_desktop.workers.recording import FrameRecorder, OutputSpec
-from fes_desktop.workers.threads import join_thread, quit_current_thread
+from fes_desktop.workers.threads import OneShotRun, quit_current_thread
 
 log = logging.getLogger(__name__)
 
@@ -127,20 +127,8 @@ class _Cancelled(Exception):
     """Raised inside the export loop when the user cancelled."""
 
 
-class ExportRun(QObject):
+class ExportRun(OneShotRun):
     """The UI thread's handle on one running export, in a thread of its own that ends with it."""
 
     def __init__(self, job: ExportJob, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.worker = ExportWorker(job)
-        self.thread = QThread()
-        self.thread.setObjectName("fes-export")
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
-        self.thread.start()
-
-    def cancel(self) -> None:
-        self.worker.cancel()
-
-    def wait(self) -> None:
-        join_thread(self.thread)
+        super().__init__(ExportWorker(job), "fes-export", parent)

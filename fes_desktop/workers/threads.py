@@ -35,3 +35,23 @@ def join_thread(thread: QThread) -> None:
     """Wait for a thread whose worker was asked to shut down."""
     if not thread.wait(STOP_TIMEOUT_MS):
         log.error("worker thread %s did not stop within %d ms", thread.objectName(), STOP_TIMEOUT_MS)
+
+
+class OneShotRun(QObject):
+    """The UI thread's handle on one job (a worker with ``run`` and ``cancel`` slots), in a thread
+    of its own that ends when the job does."""
+
+    def __init__(self, worker: QObject, name: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.worker = worker
+        self.thread = QThread()
+        self.thread.setObjectName(name)
+        worker.moveToThread(self.thread)
+        self.thread.started.connect(worker.run)
+        self.thread.start()
+
+    def cancel(self) -> None:
+        self.worker.cancel()
+
+    def wait(self) -> None:
+        join_thread(self.thread)

@@ -16,7 +16,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import onnxruntime as ort
-import pytest
 import torch
 from torch import nn
 
@@ -29,7 +28,6 @@ LONDON = Path(__file__).resolve().parents[1] / "data" / "london"
 # Dev people of resources/splits/london.json (never the held-out ones).
 DEV_PEOPLE = ("001", "002", "005", "006")
 
-requires_london = pytest.mark.skipif(not LONDON.is_dir(), reason="shared London photo set not available")
 
 
 @lru_cache(maxsize=None)

@@ -12,7 +12,6 @@ from tests.training.pairs_1to3 import (
     assert_onnx_matches,
     london_batch,
     output_shapes,
-    requires_london,
     settle_batch_norm,
 )
 from training.base import FeatureNets, training_model_cls
@@ -68,7 +67,6 @@ def test_unet_and_patchgan_shapes_at_128px():
         assert model.d_synthesis(triplet).shape == model.d_removal(triplet).shape == (1, 1, 14, 14)
 
 
-@requires_london
 def test_256px_is_a_config_value():
     model = G2ganTraining(G2ganConfig(image_size=256, ngf=8), G2ganLoss(), FeatureNets(), CPU)
     model.set_input({k: v[:1] for k, v in london_batch(256).items()})
@@ -78,7 +76,6 @@ def test_256px_is_a_config_value():
     assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
 
 
-@requires_london
 def test_identity_weight_ramps_and_needs_a_feature_net():
     arch = G2ganConfig(image_size=64, ngf=8)
     model = G2ganTraining(arch, G2ganLoss(identity_ramp_steps=100), FeatureNets(), CPU)
@@ -104,7 +101,6 @@ def test_identity_weight_ramps_and_needs_a_feature_net():
     assert resumed.generator_steps() == 2  # the ramp resumes with the optimiser's checkpoint
 
 
-@requires_london
 def test_removal_generator_is_exported_beside_the_synthesis_one():
     model = G2ganTraining(G2ganConfig(image_size=64, ngf=8), G2ganLoss(), FeatureNets(), CPU)
     model.set_input(london_batch(64))
@@ -115,7 +111,6 @@ def test_removal_generator_is_exported_beside_the_synthesis_one():
     assert network(*inputs).shape == (4, 3, 64, 64)
 
 
-@requires_london
 @pytest.mark.slow
 def test_overfits_four_london_pairs():
     model = G2ganTraining(G2ganConfig(image_size=64, ngf=32), G2ganLoss(), FeatureNets(), CPU)

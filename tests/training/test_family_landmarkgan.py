@@ -14,7 +14,7 @@ from torch import nn
 from engine.geometry.conditions import from_unit_range, landmark_image, to_unit_range
 from engine.nets.landmarkgan import ExpressionGenerator, LandmarkGanConfig, LandmarkGenerator
 from engine.nets.registry import get_family
-from tests.training.pairs_4to5 import assert_onnx_matches, london_pairs, requires_london
+from tests.training.pairs_4to5 import assert_onnx_matches, london_pairs
 from training.base import FeatureNets, training_model_cls
 from training.families.landmarkgan import (
     LandmarkDiscriminator,
@@ -108,7 +108,6 @@ def test_l12_loss_is_eq_7() -> None:
     assert l12_loss(fake, real).item() == pytest.approx(expected)
 
 
-@requires_london
 def test_landmark_images_come_from_the_runtime_renderer() -> None:
     batch = london_pairs(64)
     rendered = render_landmark_images(batch["src_image"], batch["tgt_landmarks"], 4)
@@ -124,7 +123,6 @@ class _PooledColours(nn.Module):
         return nn.functional.adaptive_avg_pool2d(image, 4).flatten(1)
 
 
-@requires_london
 def test_identity_loss_is_off_without_a_network_and_on_with_one() -> None:
     batch = london_pairs(64)
     off = LandmarkGanModel(SMALL, SMALL_LOSS, FeatureNets(), CPU)
@@ -146,7 +144,6 @@ def test_loss_defaults_are_the_papers() -> None:
 
 
 @pytest.mark.slow
-@requires_london
 def test_overfits_four_real_pairs() -> None:
     torch.manual_seed(0)
     model = LandmarkGanModel(SMALL, SMALL_LOSS, FeatureNets(), CPU)
@@ -165,7 +162,6 @@ def test_overfits_four_real_pairs() -> None:
 
 
 @pytest.mark.slow
-@requires_london
 def test_both_stages_export_to_onnx(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = LandmarkGanModel(LandmarkGanConfig(), LandmarkGanLoss(), FeatureNets(), CPU)

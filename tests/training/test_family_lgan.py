@@ -14,7 +14,6 @@ from tests.training.pairs_1to3 import (
     assert_onnx_matches,
     london_batch,
     output_shapes,
-    requires_london,
     settle_batch_norm,
 )
 from training.base import FeatureNets, training_model_cls
@@ -95,7 +94,6 @@ def test_discriminator_shapes_follow_table_3():
     assert shapes == [(64, 64, 64), (128, 32, 32), (256, 16, 16), (512, 15, 15), (1, 14, 14)]
 
 
-@requires_london
 def test_256px_is_a_config_value():
     arch = LganConfig(image_size=256, ngf=8, n_blocks=1)
     model = LganTraining(arch, LganLoss(), FeatureNets(), CPU)
@@ -106,7 +104,6 @@ def test_256px_is_a_config_value():
     assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
 
 
-@requires_london
 def test_perceptual_term_follows_the_feature_net():
     arch = LganConfig(image_size=64, ngf=8, n_blocks=1)
     batch = london_batch(64)
@@ -121,7 +118,6 @@ def test_perceptual_term_follows_the_feature_net():
     assert losses["w_perceptual"] == 10.0 and losses["G_perceptual"] > 0.0
 
 
-@requires_london
 @pytest.mark.slow
 def test_overfits_four_london_pairs():
     # Narrow test widths; paper losses and optimiser. Dropout off so that eval mode matches training.

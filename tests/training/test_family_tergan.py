@@ -10,7 +10,7 @@ import torch
 
 from engine.nets.registry import get_family
 from engine.nets.tergan import TerGanConfig, TerGanGenerator, TerGanRecognizer
-from tests.training.pairs_4to5 import assert_onnx_matches, london_pairs, requires_london
+from tests.training.pairs_4to5 import assert_onnx_matches, london_pairs
 from training.base import FeatureNets, training_model_cls
 from training.families.tergan import CodeDiscriminator, MultiTaskDiscriminator, TerGanLoss, TerGanModel
 
@@ -85,7 +85,6 @@ def test_bad_sizes_are_refused() -> None:
         TerGanConfig(decoder_channels=(512, 256))
 
 
-@requires_london
 def test_curriculum_pretrains_then_freezes_reference_encoders() -> None:
     torch.manual_seed(0)
     model = TerGanModel(SMALL, TerGanLoss(pretrain_steps=2, n_identities=4), FeatureNets(), CPU)
@@ -115,7 +114,6 @@ def test_curriculum_pretrains_then_freezes_reference_encoders() -> None:
     assert int(model.pretrained.state_dict()["steps"]) == 2
 
 
-@requires_london
 def test_without_pretraining_the_feature_losses_are_off() -> None:
     model = TerGanModel(SMALL, TerGanLoss(pretrain_steps=0, n_identities=4), FeatureNets(), CPU)
     model.set_input(london_pairs(64))
@@ -132,7 +130,6 @@ def test_loss_defaults_are_the_papers() -> None:
 
 
 @pytest.mark.slow
-@requires_london
 def test_overfits_four_real_pairs() -> None:
     torch.manual_seed(0)
     model = TerGanModel(SMALL, TerGanLoss(pretrain_steps=3, n_identities=4), FeatureNets(), CPU)
@@ -149,7 +146,6 @@ def test_overfits_four_real_pairs() -> None:
 
 
 @pytest.mark.slow
-@requires_london
 def test_generator_and_recognizer_export_to_onnx(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = TerGanModel(TerGanConfig(), TerGanLoss(n_identities=4), FeatureNets(), CPU)
@@ -162,7 +158,6 @@ def test_generator_and_recognizer_export_to_onnx(tmp_path: Path) -> None:
     assert_onnx_matches(recognizer, tuple(x[:1] for x in aux_inputs), ["image"], "logits", tmp_path / "recognizer.onnx")
 
 
-@requires_london
 def test_too_few_identity_classes_is_a_clear_error() -> None:
     model = TerGanModel(SMALL, TerGanLoss(n_identities=3), FeatureNets(), CPU)
     with pytest.raises(ValueError, match="n_identities"):

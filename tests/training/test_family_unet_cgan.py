@@ -13,7 +13,6 @@ from tests.training.pairs_1to3 import (
     assert_onnx_matches,
     london_batch,
     output_shapes,
-    requires_london,
     settle_batch_norm,
 )
 from training.base import FeatureNets, training_model_cls
@@ -75,7 +74,6 @@ def test_one_generator_many_expressions():
         assert (g(image, happy) - g(image, sad)).abs().max() > 1e-4
 
 
-@requires_london
 def test_256px_is_a_config_value():
     model = UnetCganTraining(UnetCganConfig(image_size=256, ngf=8), UnetCganLoss(), FeatureNets(), CPU)
     model.set_input({k: v[:2] for k, v in london_batch(256).items()})
@@ -86,7 +84,6 @@ def test_256px_is_a_config_value():
     assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
 
 
-@requires_london
 def test_triplet_uses_identity_net_else_the_discriminator_head():
     arch = UnetCganConfig(image_size=64, ngf=8)
     batch = london_batch(64)
@@ -103,7 +100,6 @@ def test_triplet_uses_identity_net_else_the_discriminator_head():
     assert model.optimize_parameters()["triplet_from_discriminator"] == 0.0
 
 
-@requires_london
 @pytest.mark.slow
 def test_overfits_four_london_pairs():
     model = UnetCganTraining(UnetCganConfig(image_size=64, ngf=32), UnetCganLoss(), FeatureNets(), CPU)
