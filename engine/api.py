@@ -29,7 +29,7 @@ from engine.face.ibug68 import IBUG_REGIONS, MESH_TO_IBUG68, mesh_to_ibug68
 from engine.face.smoothing import OneEuroParams
 from engine.face.tracker import FaceTracker, TrackerOptions
 from engine.geometry.align import STABLE68
-from engine.geometry.expressions import ExpressionTemplates, densify, expression_target, nearest_label, spread
+from engine.geometry.expressions import ExpressionTemplates, densify, expression_target, label_fields, nearest_label, spread
 from engine.geometry.faceframe import FaceFrame
 from engine.geometry.labels import check_intensity, label_index
 from engine.geometry.retarget import RegionGains, estimate_neutral3d, retarget
@@ -193,7 +193,7 @@ class Engine:
         """The expression label of a driven target mesh, for label-conditioned models."""
         frame = FaceFrame.of(face.landmarks68)
         neutral = frame.to_face(face.mesh)
-        return nearest_label(frame.to_face(dst_mesh) - neutral, neutral, self.templates)
+        return nearest_label(frame.to_face(dst_mesh) - neutral, label_fields(self.templates, neutral))
 
 
 @dataclass(frozen=True)
@@ -237,10 +237,10 @@ class Reenactor:
         )
         self._neutral3d: np.ndarray | None = None
         self.neutral_estimated = True
-        self._templates = ExpressionTemplates.load()
         frame = FaceFrame.of(self.target.face.landmarks68)
         self._target_frame = frame
         self._target_neutral_face = frame.to_face(self.target.face.mesh)
+        self._label_fields = label_fields(ExpressionTemplates.load(), self._target_neutral_face)
 
     @classmethod
     def create(cls, config: ReenactConfig) -> "Reenactor":
@@ -283,9 +283,7 @@ class Reenactor:
         """The target photo showing the tracked expression; ``dst_mesh`` is the driven mesh when the
         caller already computed it (:meth:`driven_mesh`)."""
         dst = self.driven_mesh(track) if dst_mesh is None else dst_mesh
-        label, intensity = nearest_label(
-            self._target_frame.to_face(dst) - self._target_neutral_face, self._target_neutral_face, self._templates
-        )
+        label, intensity = nearest_label(self._target_frame.to_face(dst) - self._target_neutral_face, self._label_fields)
         request = RenderRequest(
             self.config.target_image, self.target_face, dst, label, intensity, source_image=track.image, source_face=track.face
         )

@@ -211,6 +211,7 @@ def run(args: argparse.Namespace) -> int:
         note(f"live run (paced like a camera), {args.frames} frames")
         live = _pipelined(loop, reenactor, args.frames, live=True)
         note(f"sequential run, {args.frames} frames")
+        loop.paced = False  # the baseline runs flat out, like the pipelined throughput run
         sequential = run_sequential(lambda: loop, reenactor.track, reenactor.render, max_frames=args.frames)
         growth, growth_frames = rss_after - rss_start, args.frames
         if args.soak:

@@ -202,23 +202,23 @@ def expression_target(
     return (np.asarray(neutral_mesh, dtype=np.float64) + intensity * frame.vectors_to_image(field_face)).astype(np.float32)
 
 
-def nearest_label(
-    motion: np.ndarray,
-    neutral_face_mesh: np.ndarray,
-    templates: ExpressionTemplates,
-    min_intensity: float = 0.15,
-) -> tuple[str, float]:
+def label_fields(templates: ExpressionTemplates, neutral_face_mesh: np.ndarray) -> dict[str, np.ndarray]:
+    """Every non-neutral label's (478, 2) face-unit displacement on this neutral, for :func:`nearest_label`."""
+    return {label: templates.displacement(label, neutral_face_mesh) for label in EXPRESSIONS[1:]}
+
+
+def nearest_label(motion: np.ndarray, fields: dict[str, np.ndarray], min_intensity: float = 0.15) -> tuple[str, float]:
     """The label whose template best explains a displacement, and at what intensity.
 
-    motion: (478, 2) face-unit displacement from the neutral (e.g. a driving face's);
-    neutral_face_mesh: (478, 2) the neutral in face units. Each template is scaled by least
-    squares; the label with the smallest residual wins, and weak motion (below ``min_intensity``)
-    is 'neutral'. Label-conditioned generators get their label this way when a face drives them.
+    motion: (478, 2) face-unit displacement from the neutral (e.g. a driving face's); fields:
+    :func:`label_fields` of the same neutral. Each template is scaled by least squares; the label
+    with the smallest residual wins, and weak motion (below ``min_intensity``) is 'neutral'.
+    Label-conditioned generators get their label this way when a face drives them.
     """
     motion = np.asarray(motion, dtype=np.float64).reshape(-1)
     best, best_residual, best_scale = "neutral", float(motion @ motion), 0.0
-    for label in EXPRESSIONS[1:]:
-        t = templates.displacement(label, neutral_face_mesh).reshape(-1)
+    for label, field_ in fields.items():
+        t = field_.reshape(-1)
         norm = float(t @ t)
         if norm == 0.0:
             continue

@@ -169,7 +169,7 @@ def test_region_gains_switch_regions_off(pair):
 
 
 def test_real_smiles_are_recognised_as_happy_and_stillness_as_neutral(tracker):
-    from engine.geometry.expressions import nearest_label
+    from engine.geometry.expressions import label_fields, nearest_label
     from engine.geometry.retarget import motion_in_face_units
 
     templates = ExpressionTemplates.load()
@@ -178,6 +178,7 @@ def test_real_smiles_are_recognised_as_happy_and_stillness_as_neutral(tracker):
         neutral = tracker.detect(read_image(london_photo(person))).face
         smile = tracker.detect(read_image(london_photo(person, "smiling"))).face
         motion, frame = motion_in_face_units(smile.mesh3d, neutral.mesh3d)
-        labels.append(nearest_label(motion, frame.to_face(neutral.mesh), templates)[0])
-        assert nearest_label(0 * motion, frame.to_face(neutral.mesh), templates) == ("neutral", 0.0)
+        fields = label_fields(templates, frame.to_face(neutral.mesh))
+        labels.append(nearest_label(motion, fields)[0])
+        assert nearest_label(0 * motion, fields) == ("neutral", 0.0)
     assert labels.count("happy") >= 14, labels
