@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
@@ -40,8 +39,18 @@ def note(message: str) -> None:
     print(f"fes: {message}", file=sys.stderr)
 
 
-def quiet_native_logs() -> None:
-    """MediaPipe's C++ layers log to stderr by default; keep the CLI's output to our own lines."""
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.getLogger("absl").setLevel(logging.ERROR)
+def quiet_native_stderr() -> None:
+    """Keep MediaPipe's native chatter out of the terminal, for the console script only.
+
+    TFLite and absl write INFO/WARNING lines ("Created TensorFlow Lite XNNPACK delegate",
+    "Feedback manager requires...") straight to file descriptor 2 from their own threads, and no
+    setting turns them off. The command line points fd 2 at /dev/null and gives Python's
+    ``sys.stderr`` (our messages, logging, tracebacks) a duplicate of the real stderr, so the user
+    sees one clear line on bad input. ``fes -v`` skips this and shows everything.
+    """
+    sys.stderr.flush()
+    real = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = os.fdopen(real, "w", buffering=1, encoding=sys.stderr.encoding, errors="backslashreplace")

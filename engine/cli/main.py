@@ -10,7 +10,7 @@ import logging
 import sys
 
 from engine.cli import bench, edit, models, reenact, transfer
-from engine.cli.common import quiet_native_logs
+from engine.cli.common import quiet_native_stderr
 from engine.errors import FesError
 
 COMMANDS = (edit, transfer, reenact, bench, models)
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    quiet_native_logs()
+    """Run one command; returns the exit status (0, 1 for bad input, 130 when interrupted)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -39,5 +39,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """The `fes` console script: :func:`main` with MediaPipe's native stderr lines hidden."""
+    argv = sys.argv[1:]
+    if not {"-v", "--verbose"} & set(argv):
+        quiet_native_stderr()
+    sys.exit(main(argv))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

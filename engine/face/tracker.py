@@ -9,13 +9,8 @@ Two running modes, as in MediaPipe's own API:
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import os
-import sys
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
 
 import cv2
 import numpy as np
@@ -51,63 +46,21 @@ def _mp():
     return mp
 
 
-@contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
-    """Point file descriptor 2 at /dev/null for the duration.
-
-    MediaPipe's C++ side (TFLite, absl) prints INFO and WARNING lines straight to fd 2 the first
-    time each graph runs ("Created TensorFlow Lite XNNPACK delegate", "Feedback manager requires
-    a model with a single signature..."); no setting turns them off, and they would bury the
-    CLI's one-line messages. Only first runs are wrapped, so later native errors still show.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        ctypes.CDLL(None).fflush(None)  # the native side buffers; flush before fd 2 comes back
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-class _Graph:
-    """A MediaPipe solution graph built, and first run, with native stderr silenced."""
-
-    def __init__(self, build: Callable[[], Any]) -> None:
-        with _native_stderr_silenced():
-            self._graph = build()
-        self._warm = False
-
-    def process(self, rgb: np.ndarray):
-        if self._warm:
-            return self._graph.process(rgb)
-        with _native_stderr_silenced():
-            result = self._graph.process(rgb)
-        self._warm = True
-        return result
-
-    def close(self) -> None:
-        self._graph.close()
-
-
 class FaceTracker:
     """Owns the MediaPipe graphs; use as a context manager or call :meth:`close`."""
 
     def __init__(self, options: TrackerOptions) -> None:
         self.options = options
         mp = _mp()
-        self._mesh_static = _Graph(lambda: mp.solutions.face_mesh.FaceMesh(
+        self._mesh_static = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=True,
             max_num_faces=1,
             refine_landmarks=True,
             min_detection_confidence=options.min_confidence,
-        ))
-        self._detector = _Graph(lambda: mp.solutions.face_detection.FaceDetection(
+        )
+        self._detector = mp.solutions.face_detection.FaceDetection(
             model_selection=1, min_detection_confidence=options.min_confidence
-        ))
+        )
         self._mesh_video = None
         self._filter = OneEuroFilter(options.smoothing) if options.smoothing else None
         self._last_t: float | None = None
@@ -201,13 +154,13 @@ class FaceTracker:
         the filter (a new clip).
         """
         if self._mesh_video is None:
-            self._mesh_video = _Graph(lambda: _mp().solutions.face_mesh.FaceMesh(
+            self._mesh_video = _mp().solutions.face_mesh.FaceMesh(
                 static_image_mode=False,
                 max_num_faces=1,
                 refine_landmarks=True,
                 min_detection_confidence=self.options.min_confidence,
                 min_tracking_confidence=0.5,
-            ))
+            )
         small, scale = _downscale(frame)
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         result = self._mesh_video.process(rgb)

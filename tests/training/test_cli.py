@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+import resources
+
 from engine.manifest import load_manifest
 from training.cli import main
 from tests.training.conftest import write_config
@@ -60,6 +62,8 @@ def test_fit_expressions(capsys, tmp_path, london_root, preprocess_cache):
     out_file = tmp_path / "templates.json"
     code, out, _ = run(capsys, "fit-expressions", "--data-kind", "london", "--data-root", str(london_root),
                        "--size", "128", "--cache-dir", str(preprocess_cache), "--min-samples", "3", "--out", str(out_file))
-    assert code == 0 and "happy: 3 pairs (fitted)" in out
+    split = json.loads((resources.ROOT / "splits" / "london.json").read_text())
+    dev_pairs = [p for p in london_root.glob("smiling/*.jpg") if p.stem in split["dev"]]
+    assert code == 0 and f"happy: {len(dev_pairs)} pairs (fitted)" in out
     saved = json.loads(out_file.read_text())
     assert list(saved["fitted"]) == ["happy"] and len(saved["fitted"]["happy"]) == 478
