@@ -17,7 +17,8 @@ from tests.training.pairs_1to3 import (
     settle_batch_norm,
 )
 from training.base import FeatureNets, training_model_cls
-from training.families.lgan import LganLoss, LganTraining, PatchDiscriminator
+from training.families.common import PatchDiscriminator
+from training.families.lgan import LganLoss, LganTraining
 
 CPU = torch.device("cpu")
 

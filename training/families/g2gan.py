@@ -20,7 +20,7 @@ from torch import nn
 
 from engine.nets.g2gan import ExpressionRemovalGenerator, ExpressionSynthesisGenerator, G2ganConfig
 from training.base import FeatureNets, TrainingModel, register_training
-from training.families.lgan import PatchDiscriminator, eval_l1, gan_loss, heatmap_batch, set_requires_grad
+from training.families.common import PatchDiscriminator, eval_l1, gan_loss, heatmap_batch, set_requires_grad
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from torch import nn
 from engine.nets.blocks import ConvNormAct, downsample_maps, init_normal
 from engine.nets.unet_cgan import UnetCganConfig, UnetCganGenerator
 from training.base import FeatureNets, TrainingModel, register_training
-from training.families.lgan import eval_l1, gan_loss, label_map_batch, set_requires_grad
+from training.families.common import eval_l1, gan_loss, label_map_batch, set_requires_grad
 
 
 class IdentityAwareDiscriminator(nn.Module):
