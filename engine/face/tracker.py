@@ -51,16 +51,8 @@ class FaceTracker:
 
     def __init__(self, options: TrackerOptions) -> None:
         self.options = options
-        mp = _mp()
-        self._mesh_static = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True,
-            max_num_faces=1,
-            refine_landmarks=True,
-            min_detection_confidence=options.min_confidence,
-        )
-        self._detector = mp.solutions.face_detection.FaceDetection(
-            model_selection=1, min_detection_confidence=options.min_confidence
-        )
+        self._mesh_static = None
+        self._detector = None
         self._mesh_video = None
         self._filter = OneEuroFilter(options.smoothing) if options.smoothing else None
         self._last_t: float | None = None
@@ -76,11 +68,26 @@ class FaceTracker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _static_graphs(self):
+        """The photo-mode FaceMesh and the full-range detector, built on first use."""
+        if self._mesh_static is None:
+            mp = _mp()
+            self._mesh_static = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True,
+                max_num_faces=1,
+                refine_landmarks=True,
+                min_detection_confidence=self.options.min_confidence,
+            )
+            self._detector = mp.solutions.face_detection.FaceDetection(
+                model_selection=1, min_detection_confidence=self.options.min_confidence
+            )
+        return self._mesh_static, self._detector
+
     def close(self) -> None:
         for graph in (self._mesh_static, self._detector, self._mesh_video):
             if graph is not None:
                 graph.close()
-        self._mesh_video = None
+        self._mesh_static = self._detector = self._mesh_video = None
 
     # ---- still photos -------------------------------------------------------------------------
 
@@ -128,7 +135,7 @@ class FaceTracker:
             left, top = int(round(cx - side / 2)), int(round(cy - side / 2))
             size = int(round(side))
             crop = _crop_padded(rgb, left, top, size)
-            result = self._mesh_static.process(crop)
+            result = self._static_graphs()[0].process(crop)
             for lms in result.multi_face_landmarks or []:
                 face = _face_from_landmarks(lms.landmark, size, size, 1.0, score)
                 face = _make_face((face.mesh + (left, top)) / scale, face.mesh_z / scale, score)
@@ -137,7 +144,7 @@ class FaceTracker:
         return faces
 
     def _detector_boxes(self, rgb: np.ndarray) -> list[tuple[float, tuple[float, float, float, float]]]:
-        found = self._detector.process(rgb).detections or []
+        found = self._static_graphs()[1].process(rgb).detections or []
         boxes = []
         for det in found:
             rb = det.location_data.relative_bounding_box
