@@ -260,6 +260,11 @@ class Reenactor:
     def target_face(self) -> Face:
         return self.target.face
 
+    def set_smoothing(self, params: OneEuroParams | None) -> None:
+        """Change the driving face's landmark smoothing without rebuilding (None: raw landmarks)."""
+        self.config = replace(self.config, smoothing=params)
+        self._tracker.set_smoothing(params)
+
     def set_neutral(self, face: Face) -> None:
         """Use this driving face as the neutral reference ("capture neutral")."""
         self._neutral3d = face.mesh3d.astype(np.float64)

@@ -500,7 +500,11 @@ class MainWindow(QMainWindow):
         self._update_captions()
 
     def _live_params(self) -> LiveParams:
-        return LiveParams(self.settings.source.mirror, self.settings.expression.gains)
+        return LiveParams(
+            self.settings.source.mirror,
+            self.settings.expression.gains,
+            smoothing_params(self.settings.expression.smoothing),
+        )
 
     def _push_live_config(self) -> None:
         if self.target is None:
@@ -512,7 +516,6 @@ class MainWindow(QMainWindow):
                 target=LiveTarget(target.serial, target.path, target.image, target.chosen),
                 model=self.settings.model.model,
                 backend=self.settings.model.backend,
-                smoothing=smoothing_params(self.settings.expression.smoothing),
                 params=self._live_params(),
                 running=self.mode == "live",
             )
@@ -717,7 +720,7 @@ class MainWindow(QMainWindow):
     @Slot(float)
     def _on_smoothing(self, strength: float) -> None:
         self.settings = replace(self.settings, expression=replace(self.settings.expression, smoothing=strength))
-        self._push_live_config()
+        self.live.set_params(self._live_params())
 
     @Slot(object)
     def _on_driving_photo(self, path: Path) -> None:

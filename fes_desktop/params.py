@@ -22,8 +22,9 @@ def smoothing_params(strength: float) -> OneEuroParams | None:
 
 @dataclass(frozen=True)
 class LiveParams:
-    """Applied to the running live pipeline without a restart: mirror the driving frames and the
-    retargeting gains per region."""
+    """Applied to the running live pipeline without a restart: mirror the driving frames, the
+    retargeting gains per region and the landmark smoothing."""
 
     mirror: bool = True
     gains: RegionGains = field(default_factory=RegionGains)
+    smoothing: OneEuroParams | None = field(default_factory=OneEuroParams)

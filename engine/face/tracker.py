@@ -68,6 +68,11 @@ class FaceTracker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def set_smoothing(self, params: OneEuroParams | None) -> None:
+        """Change the One-Euro smoothing of :meth:`track` (None: raw landmarks); takes effect on
+        the next frame, the filter starting afresh. Safe to call from another thread."""
+        self._filter = OneEuroFilter(params) if params else None
+
     def _static_graphs(self):
         """The photo-mode FaceMesh and the full-range detector, built on first use."""
         if self._mesh_static is None:
@@ -181,8 +186,9 @@ class FaceTracker:
             self._confidence = _match_score(lms, self._detector_boxes(rgb), w, h)
         face = _face_from_landmarks(lms, w, h, scale, self._confidence)
         t = timestamp_ms / 1000.0
-        if self._filter is not None:
-            xyz = self._filter(face.mesh3d, t)
+        smoother = self._filter  # read once: set_smoothing may swap it from another thread
+        if smoother is not None:
+            xyz = smoother(face.mesh3d, t)
             face = _make_face(xyz[:, :2], xyz[:, 2], face.confidence)
         self._last_t = t
         return face

@@ -26,7 +26,6 @@ from PySide6.QtGui import QImage
 from engine.api import ReenactConfig, Reenactor, TrackResult, neutrality
 from engine.errors import BackendError, FesError, ModelError, NoFaceError, OutputError
 from engine.face.ibug68 import mesh_to_ibug68
-from engine.face.smoothing import OneEuroParams
 from engine.io import FrameSource
 from engine.pipeline import LivePipeline, PipelineOptions, PipelineResult, PipelineStats
 from engine.synthesis.generators import WARP, RenderRequest, WarpGenerator
@@ -56,20 +55,19 @@ class LiveTarget:
 
 @dataclass(frozen=True, eq=False)
 class LiveConfig:
-    """Everything the live run depends on. A change of source, target, model, backend or
-    smoothing rebuilds the reenactor; ``params`` is applied in place; ``running`` starts or
-    pauses the pipeline."""
+    """Everything the live run depends on. A change of source, target, model or backend rebuilds
+    the reenactor; ``params`` (mirror, gains, smoothing) is applied in place; ``running`` starts
+    or pauses the pipeline."""
 
     source: SourceSpec
     target: LiveTarget
     model: str
     backend: str
-    smoothing: OneEuroParams | None
     params: LiveParams
     running: bool = True
 
     def rebuild_key(self) -> tuple[object, ...]:
-        return (self.source, self.target.serial, self.model, self.backend, self.smoothing)
+        return (self.source, self.target.serial, self.model, self.backend)
 
 
 @dataclass(frozen=True, eq=False)
@@ -197,7 +195,7 @@ class LiveWorker(QObject):
         if self._reenactor is None or config.rebuild_key() != self._key:
             if not self._rebuild(config):
                 return
-        self._apply_gains()
+        self._apply_params()
         if config.running:
             self._start_pipeline(config)
 
@@ -206,7 +204,7 @@ class LiveWorker(QObject):
         self._params = params
         if self._config is not None:
             self._config = replace(self._config, params=params)
-        self._apply_gains()
+        self._apply_params()
 
     @Slot()
     def capture_neutral(self) -> None:
@@ -274,7 +272,7 @@ class LiveWorker(QObject):
             backend=config.backend,
             face_index=config.target.face_index,
             gains=config.params.gains,
-            smoothing=config.smoothing,
+            smoothing=config.params.smoothing,
         )
         try:
             try:
@@ -297,10 +295,14 @@ class LiveWorker(QObject):
         self.ready.emit(Ready(reenactor.generator.description, reenactor.generator.name))
         return True
 
-    def _apply_gains(self) -> None:
+    def _apply_params(self) -> None:
         reenactor = self._reenactor
-        if reenactor is not None and reenactor.config.gains != self._params.gains:
+        if reenactor is None:
+            return
+        if reenactor.config.gains != self._params.gains:
             reenactor.config = replace(reenactor.config, gains=self._params.gains)
+        if reenactor.config.smoothing != self._params.smoothing:
+            reenactor.set_smoothing(self._params.smoothing)
 
     def _start_pipeline(self, config: LiveConfig) -> None:
         assert self._reenactor is not None

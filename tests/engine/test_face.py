@@ -130,3 +130,19 @@ def test_video_tracking_smooths_and_redetects_after_loss():
         assert back is not None
         # After a loss the filter restarts: the first face back is the raw detection.
         assert np.abs(back.landmarks68 - raw[0]).mean() < 2.0
+
+
+def test_smoothing_can_change_while_tracking():
+    with VideoReader(SAMPLES / "driving.mp4") as reader:
+        frames = [(t, f) for _, t, f in reader][:30]
+    with FaceTracker.create(TrackerOptions(max_faces=1, smoothing=None)) as raw, FaceTracker.create(
+        TrackerOptions(max_faces=1, smoothing=None)
+    ) as changed:
+        raw_track, changed_track = [], []
+        for i, (t, frame) in enumerate(frames):
+            if i == 10:
+                changed.set_smoothing(OneEuroParams(min_cutoff=0.3, beta=0.0))
+            raw_track.append(raw.track(frame, t).landmarks68)
+            changed_track.append(changed.track(frame, t).landmarks68)
+        np.testing.assert_allclose(changed_track[:11], raw_track[:11], atol=1e-4)  # unsmoothed until the change
+        assert _jitter(changed_track[10:]) < _jitter(raw_track[10:])
