@@ -1,8 +1,8 @@
 """Make resources/samples/driving.mp4: a synthetic driving clip from two real photos of one person.
 
-A morph of London Set person 005 from neutral to smiling and back (both photos warped to the
+A morph of London Set person 009 (a dev person with a broad, open smile) from neutral to smiling and back (both photos warped to the
 in-between FaceMesh and cross-dissolved), with a slow, small head motion (rotation, shift,
-scale) added, 25 fps, 4 s. The clip is synthetic (see resources/samples/ATTRIBUTION.md).
+scale, inside a 10 % zoom so no border ever shows) added, 25 fps, 4 s. The clip is synthetic (see resources/samples/ATTRIBUTION.md).
 
     python scripts/make_driving_clip.py /path/to/shared/data/london
 """
@@ -21,8 +21,9 @@ from engine.geometry.align import similarity, transform_points
 from engine.io import open_writer, read_image
 from engine.synthesis.warp import warp_face
 
-PERSON = "005"
+PERSON = "009"
 FPS = 25.0
+ZOOM = 1.1  # margin for the head motion: rotation and shift never reach the photo's edge
 # (seconds, smile amount) key frames: hold neutral, smile, hold, back, hold.
 KEYS = ((0.0, 0.0), (0.6, 0.0), (1.6, 1.0), (2.4, 1.0), (3.4, 0.0), (4.0, 0.0))
 
@@ -57,7 +58,7 @@ def main(london: Path) -> None:
             frame = ((1 - a) * from_neutral + a * from_smile).astype(np.uint8)
             angle = 3.0 * np.sin(2 * np.pi * t / 4.0)
             shift = (8.0 * np.sin(2 * np.pi * t / 3.0), 4.0 * np.sin(2 * np.pi * t / 2.5))
-            scale = 1.0 + 0.03 * np.sin(2 * np.pi * t / 4.0)
+            scale = ZOOM + 0.03 * np.sin(2 * np.pi * t / 4.0)
             motion = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
             motion[:, 2] += shift
             writer.write(cv2.warpAffine(frame, motion, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 
 from PySide6.QtCore import Qt, QTimer
@@ -41,12 +42,21 @@ def test_the_ui_thread_never_stalls_during_a_live_run(qtbot, make_window):
     window.commands.overlay.trigger()  # the most painting work per frame
     wait_live(qtbot, window, frames=10)  # model loaded, tracker warm
 
+    # The app freezes its start-up heap out of full collections once the first frame shows
+    # (fes_desktop.heap). This test process also holds every object the earlier tests left alive
+    # (engines, models, windows), which a real app never has; freeze those too, so the measure is
+    # the app's steady state and not the size of the test session.
+    gc.collect()
+    gc.freeze()
     heartbeat = Heartbeat()
     shown_before = window.live_frames_shown
     samples_before = window.performance_panel.samples
-    heartbeat.start()
-    qtbot.wait(MEASURE_MS)
-    heartbeat.timer.stop()
+    try:
+        heartbeat.start()
+        qtbot.wait(MEASURE_MS)
+        heartbeat.timer.stop()
+    finally:
+        gc.unfreeze()
     shown = window.live_frames_shown - shown_before
 
     print(f"UI thread: max gap {heartbeat.max_gap_ms:.1f} ms over {heartbeat.ticks} ticks; {shown} live frames shown")

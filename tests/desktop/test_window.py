@@ -11,7 +11,7 @@ from engine.io import read_image
 from fes_desktop.cameras import CameraInfo
 from fes_desktop.settings import Settings, SourceSettings
 from fes_desktop.sources import DEFAULT_TARGET
-from tests.desktop.conftest import STARTUP_MS, changed, result_array, wait_edit, wait_live
+from tests.desktop.conftest import RENDER_MS, STARTUP_MS, changed, result_array, wait_edit, wait_live
 
 
 def test_opens_with_defaults_and_shows_rendered_frames(qtbot, make_window):
@@ -26,11 +26,12 @@ def test_opens_with_defaults_and_shows_rendered_frames(qtbot, make_window):
     target = read_image(DEFAULT_TARGET)
     assert result.shape == target.shape
     face = window.target.face.bbox
-    # The clip's face drives the target: the output is a new image, not the photo shown as is.
-    assert changed(result, target, face) > 0.01
-    first = result
-    wait_live(qtbot, window, frames=15)
-    assert changed(result_array(window), first, face) > 0.01  # and it moves with the clip
+    # The clip's face drives the target: within one loop of the clip (4 s: neutral, smile,
+    # neutral) the output becomes a new image, not the photo shown as is...
+    qtbot.waitUntil(lambda: changed(result_array(window), target, face) > 0.01, timeout=RENDER_MS)
+    smiling = result_array(window)
+    # ...and it keeps moving with the clip.
+    qtbot.waitUntil(lambda: changed(result_array(window), smiling, face) > 0.01, timeout=RENDER_MS)
     assert window.status_line.text().startswith("● LIVE")
 
 
