@@ -9,8 +9,6 @@ measured on labelled neutral/expressive pairs (``fes-train fit-expressions``).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,7 @@ from engine.face.ibug68 import IBUG68_MIRROR, MESH_TO_IBUG68
 from engine.geometry.faceframe import FaceFrame
 from engine.geometry.labels import EXPRESSIONS, MAX_INTENSITY, check_intensity, label_index
 from engine.geometry.pose import RIGID_MESH, align_rigid
+from engine.io.atomic import write_bytes_atomic
 
 DEFAULT_PATH = resources.EXPRESSIONS / "templates.json"
 IRIS_MESH = tuple(range(468, 478))
@@ -115,16 +114,8 @@ class ExpressionTemplates:
         return ExpressionTemplates(self.action_units, self.recipes, fitted, raw)
 
     def save(self, path: str | Path) -> None:
-        """Write atomically (temporary file in the same folder, then rename)."""
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self.raw, fh, indent=1)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        """Write the template file atomically."""
+        write_bytes_atomic(path, json.dumps(self.raw, indent=1).encode("utf-8"))
 
 
 def densify(neutral_face_mesh: np.ndarray, handles68: np.ndarray) -> np.ndarray:
@@ -142,7 +133,7 @@ def spread(neutral_face_mesh: np.ndarray, handles: list[int], values: np.ndarray
     handles around it (dense on the lips, wide along the jaw), so no vertex falls between two
     handles into the still term. Works in face units.
     """
-    mesh = _opened_lips(np.asarray(neutral_face_mesh, dtype=np.float64))
+    mesh = opened_lips(np.asarray(neutral_face_mesh, dtype=np.float64))
     fixed = [i for i in RIGID_MESH + IRIS_MESH if i not in handles]
     idx = list(handles) + fixed
     values = np.concatenate([np.asarray(values, dtype=np.float64).reshape(-1, 2), np.zeros((len(fixed), 2))])
@@ -163,7 +154,7 @@ def _widths(centres: np.ndarray) -> np.ndarray:
     return np.maximum(BLEND_SIGMA, BLEND_SPACING * second)
 
 
-def _opened_lips(mesh: np.ndarray) -> np.ndarray:
+def opened_lips(mesh: np.ndarray) -> np.ndarray:
     """A copy of a face-unit mesh with everything under the inner-lip midline moved down by LIP_GAP.
 
     Only used as interpolation geometry: the shift tapers to zero at the mouth corners and

@@ -19,6 +19,7 @@ import numpy as np
 
 import resources
 from engine.errors import ModelError
+from engine.io.atomic import atomic_path
 
 DEFAULT_PATH = resources.ROOT / "geometry" / "shape_model.npz"
 
@@ -58,8 +59,10 @@ class ShapeModel:
             raise ModelError(f"{path}: cannot read the shape model ({exc})") from exc
 
     def save(self, path: str | Path) -> None:
-        np.savez(path, mean=self.mean, identity=self.identity, identity_std=self.identity_std,
-                 expression=self.expression, expression_std=self.expression_std)
+        """Write the model atomically as an .npz (no pickles)."""
+        with atomic_path(path) as tmp:
+            np.savez(tmp, mean=self.mean, identity=self.identity, identity_std=self.identity_std,
+                     expression=self.expression, expression_std=self.expression_std)
 
     def fit_expression(self, neutral: np.ndarray, observed: np.ndarray) -> np.ndarray:
         """Expression parameters b (Ke,) with observed ~ neutral + P_exp b (least squares, ridge prior)."""

@@ -145,15 +145,7 @@ def atomic_path(final: Path | str) -> Iterator[Path]:
             filled up (an ``ENOSPC`` ``OSError`` raised inside the block is turned into an
             ``OutputError`` saying so). Other exceptions from the block propagate unchanged.
     """
-    target = AtomicFile(final)
-    try:
-        yield target.path
-    except BaseException as error:
-        target.discard()
-        if _is_disk_full(error):
-            raise target.failure(error) from error
-        raise
-    target.commit()
+    yield from _guarded(AtomicFile(final))
 
 
 def write_bytes_atomic(final: Path | str, data: bytes | bytearray | memoryview) -> None:
@@ -267,7 +259,12 @@ def atomic_dir(final_dir: Path | str, *, overwrite: bool = False) -> Iterator[Pa
             non-empty folder (without ``overwrite``), or the disk filled up (``ENOSPC`` inside
             the block).
     """
-    target = AtomicDir(final_dir, overwrite=overwrite)
+    yield from _guarded(AtomicDir(final_dir, overwrite=overwrite))
+
+
+def _guarded(target: AtomicFile | AtomicDir) -> Iterator[Path]:
+    """Yield the temporary path; commit on success, discard on any exception (a full disk
+    becomes an OutputError that says so)."""
     try:
         yield target.path
     except BaseException as error:

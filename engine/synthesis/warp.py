@@ -18,7 +18,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from engine.geometry.expressions import INNER_LOWER_LIP, INNER_UPPER_LIP, _opened_lips
+from engine.geometry.expressions import INNER_LOWER_LIP, INNER_UPPER_LIP, opened_lips
 from engine.geometry.faceframe import FaceFrame
 from engine.geometry.shape_model import ShapeModel
 from engine.face.ibug68 import MESH_TO_IBUG68
@@ -56,7 +56,7 @@ def rings(mesh: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def topology() -> Topology:
-    mean = _opened_lips(ShapeModel.load().mean)
+    mean = opened_lips(ShapeModel.load().mean)
     pts = np.concatenate([mean, rings(mean)])
     lo, hi = pts.min(0) - 1.0, pts.max(0) + 1.0
     scaled = (pts - lo) * 100.0
