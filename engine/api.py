@@ -34,8 +34,8 @@ from engine.geometry.faceframe import FaceFrame
 from engine.geometry.labels import check_intensity, label_index
 from engine.geometry.retarget import RegionGains, estimate_neutral3d, retarget
 from engine.geometry.shape_model import ShapeModel
-from engine.io.landmarks_json import LandmarkEdit
-from engine.synthesis.generators import DEFAULT_MODEL, Generator, RenderRequest, open_generator
+from engine.io.landmarks_json import LandmarkEdit, check_edits_near_face
+from engine.synthesis.generators import DEFAULT_MODEL, Generator, LearnedGenerator, RenderRequest, open_generator
 from engine.types import Detection, Face
 
 log = logging.getLogger(__name__)
@@ -141,10 +141,16 @@ class Engine:
         return expression_target(face.mesh, label, intensity, self.templates)
 
     def edit_expression(self, image: np.ndarray, label: str, intensity: float = 1.0, face_index: int | None = None) -> EditResult:
+        """``label`` at ``intensity`` on the photo's face. A model that makes its own geometry from
+        the label (LandmarkGAN's stage I, G2-GAN's G_R for 'neutral') does so, unrefined; the
+        result's landmarks68 are then stage I's when it generated them."""
         detection = self.detect(image, face_index)
         dst = self.expression_mesh(detection.face, label, intensity)
-        out = self.render(RenderRequest(image, detection.face, dst, label, intensity))
-        return EditResult(out, dst, mesh_to_ibug68(dst), detection.notes)
+        request = RenderRequest(image, detection.face, dst, label, intensity, by_label=True)
+        own = isinstance(self.generator, LearnedGenerator) and self.generator.own_geometry(request)
+        out = self.render(request, refine=0 if own else None)
+        generated = self.generator.last_landmarks68 if isinstance(self.generator, LearnedGenerator) else None
+        return EditResult(out, dst, mesh_to_ibug68(dst) if generated is None else generated, detection.notes)
 
     def landmark_mesh(self, face: Face, edits: list[LandmarkEdit]) -> np.ndarray:
         """(478, 2) target mesh with the 68-point ``edits`` applied; the neighbourhood of each
@@ -161,6 +167,7 @@ class Engine:
 
     def edit_landmarks(self, image: np.ndarray, edits: list[LandmarkEdit], face_index: int | None = None) -> EditResult:
         detection = self.detect(image, face_index)
+        check_edits_near_face(edits, detection.face.landmarks68)
         dst = self.landmark_mesh(detection.face, edits)
         out = self.render(RenderRequest(image, detection.face, dst))
         return EditResult(out, dst, mesh_to_ibug68(dst), detection.notes)
@@ -295,21 +302,60 @@ class Reenactor:
         return self.generator.render(request)
 
 
+FRONTAL_FREE_DEG = 14.0  # face-plane tilt still fully frontal: posed London photos reach 17 deg (camera above the eyes)
+FRONTAL_SPAN_DEG = 20.0  # tilt beyond the free zone at which the frontal score reaches 0
+NEUTRAL_MIN = 0.65  # neutral score below which check_neutral refuses a face
+FRONTAL_MIN = 0.8  # frontal score below which check_neutral refuses a face
+
+
+@dataclass(frozen=True)
+class NeutralCheck:
+    """Whether a face can serve as the neutral reference, with both scores (0..1) and, when it
+    cannot, one human sentence saying why (empty when ok)."""
+
+    ok: bool
+    neutral: float
+    frontal: float
+    reason: str
+
+
+def face_tilt_deg(face: Face) -> float:
+    """Angle (degrees) between the camera axis and the face plane's normal.
+
+    The plane is spanned by the eye line (outer corners 36 -> 45) and the line from the eyes'
+    midpoint to the mouth corners' midpoint, all in FaceMesh's (x, y, z) pixel scale; those points
+    lie close to one plane on any face, so the angle is the head's combined yaw and pitch.
+    """
+    q = face.mesh3d.astype(np.float64)[list(MESH_TO_IBUG68)]
+    across = q[45] - q[36]
+    down = (q[48] + q[54]) / 2 - (q[36] + q[45]) / 2
+    normal = np.cross(across, down)
+    normal /= max(float(np.linalg.norm(normal)), 1e-9)
+    return float(np.degrees(np.arccos(min(abs(normal[2]), 1.0))))
+
+
 def neutrality(face: Face, shape_model: ShapeModel) -> tuple[float, float]:
     """How neutral and how frontal a face is, each 0..1 (1 = perfectly neutral / frontal).
 
     Neutral: 1 minus the shape model's expression residual (mean vertex offset from the estimated
-    neutral, in units of 0.05 IOD). Frontal: from the 3D head rotation relative to the camera.
+    neutral, in units of 0.05 IOD). Frontal: 1 up to a face-plane tilt of FRONTAL_FREE_DEG, falling
+    linearly to 0 over the next FRONTAL_SPAN_DEG (see :func:`face_tilt_deg`).
     """
     frame = FaceFrame.of(face.landmarks68)
     observed = frame.to_face(face.mesh)
     neutral = shape_model.estimate_neutral(observed)
     offset = float(np.linalg.norm(observed - neutral, axis=1).mean())
-    idx = list(MESH_TO_IBUG68)
-    pts = face.mesh3d[idx]
-    left, right = pts[45], pts[36]
-    yaw = abs(np.arctan2(left[2] - right[2], left[0] - right[0]))
-    chin, brow = pts[8], pts[27]
-    pitch = abs(np.arctan2(chin[2] - brow[2], chin[1] - brow[1]))
-    frontal = float(np.clip(1.0 - max(yaw, pitch) / np.radians(30), 0.0, 1.0))
+    frontal = float(np.clip(1.0 - max(face_tilt_deg(face) - FRONTAL_FREE_DEG, 0.0) / FRONTAL_SPAN_DEG, 0.0, 1.0))
     return float(np.clip(1.0 - offset / 0.05, 0.0, 1.0)), frontal
+
+
+def check_neutral(face: Face, shape_model: ShapeModel) -> NeutralCheck:
+    """Accept or refuse a face as the neutral reference (thresholds NEUTRAL_MIN, FRONTAL_MIN)."""
+    neutral, frontal = neutrality(face, shape_model)
+    reasons = []
+    if frontal < FRONTAL_MIN:
+        reasons.append(f"the head is turned or tilted (frontal {frontal:.0%}, needs {FRONTAL_MIN:.0%}): face the camera")
+    if neutral < NEUTRAL_MIN:
+        reasons.append(f"the face is not at rest (neutral {neutral:.0%}, needs {NEUTRAL_MIN:.0%}): relax the mouth and brows")
+    reason = ("Not a usable neutral: " + "; ".join(reasons) + ".") if reasons else ""
+    return NeutralCheck(not reasons, neutral, frontal, reason)

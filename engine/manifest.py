@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,10 @@ from engine.nets.registry import InputSpec
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
+MAX_MANIFEST_BYTES = 1 << 20
+MAX_MODEL_FILE_BYTES = 4 << 30
+"""The largest network file a manifest may name (4 GiB); bigger is refused before it is hashed."""
+MAX_IMAGE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -62,20 +67,82 @@ class Manifest:
             values["inputs"] = tuple(InputSpec(**spec) for spec in data["inputs"])
             values["labels"] = tuple(data.get("labels", ()))
             values["outputs"] = tuple(data.get("outputs", ("image",)))
-            return Manifest(**values)
+            manifest = Manifest(**values)
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"malformed manifest: {exc}") from exc
+        manifest.check()
+        return manifest
+
+    def check(self) -> None:
+        """Refuse values that would crash or hang later: the image size and the file names.
+
+        Raises:
+            ModelError: ``image_size`` is not a whole number in 1..4096, or a file name
+                (``onnx``, ``weights``, an ``auxiliary`` stem) is not a plain relative name.
+        """
+        size = self.image_size
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_IMAGE_SIZE:
+            raise ModelError(f"malformed manifest: image_size must be a whole number of pixels in 1..{MAX_IMAGE_SIZE}, got {size!r}")
+        for key, name in self.file_names().items():
+            if not isinstance(name, str) or not name.strip() or name.strip() in (".", ".."):
+                raise ModelError(f"malformed manifest: {key} must name a file in the model folder, got {name!r}")
+
+    def file_names(self) -> dict[str, str]:
+        """Every file the manifest names, keyed by where it is named (``onnx``, ``auxiliary.landmarks.onnx``)."""
+        names = {"onnx": self.onnx, "weights": self.weights}
+        for role, stem in self.auxiliary.items():
+            names[f"auxiliary.{role}.onnx"] = f"{stem}.onnx" if isinstance(stem, str) else stem
+            names[f"auxiliary.{role}.safetensors"] = f"{stem}.safetensors" if isinstance(stem, str) else stem
+        return names
+
+
+def model_file(folder: str | Path, name: str, what: str = "model file") -> Path:
+    """The file ``name`` of a model folder, checked before anything opens it.
+
+    ``name`` comes from a manifest, which may have been written by anyone: after symlinks it
+    must resolve inside ``folder`` and be a regular file (not a folder, FIFO or device) of at
+    most :data:`MAX_MODEL_FILE_BYTES`.
+
+    Returns:
+        The resolved path.
+
+    Raises:
+        ModelError: the file is missing, lies outside the folder, is not a regular file, or is
+            too large. The message names the manifest entry, never the outside path it points to.
+    """
+    root = Path(folder).resolve()
+    path = (root / name).resolve()
+    if path != root and root not in path.parents:
+        raise ModelError(f"{root / MANIFEST_NAME}: the {what} {name!r} is outside the model folder")
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ModelError(f"{root / name}: {what} missing from the model folder") from None
+    except OSError as exc:
+        raise ModelError(f"{root / name}: cannot read the {what} ({exc.strerror or exc})") from exc
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise ModelError(f"{root / name}: the {what} is {kind}")
+    if info.st_size > MAX_MODEL_FILE_BYTES:
+        raise ModelError(f"{root / name}: the {what} is {info.st_size / 2**30:.1f} GiB, more than the {MAX_MODEL_FILE_BYTES >> 30} GiB a model file may have")
+    return path
 
 
 def load_manifest(folder: str | Path) -> Manifest:
-    """Read ``folder/manifest.json``; raises :class:`ModelError` with the path on any problem."""
+    """Read ``folder/manifest.json``; raises :class:`ModelError` with the path on any problem
+    (see :meth:`Manifest.check`; the files it names are checked by :func:`model_file` when opened)."""
     path = Path(folder) / MANIFEST_NAME
+    if not path.exists():
+        raise ModelError(f"{path}: no manifest.json in the model folder")
+    checked = model_file(folder, MANIFEST_NAME, "manifest")
+    if checked.stat().st_size > MAX_MANIFEST_BYTES:
+        raise ModelError(f"{path}: the manifest is larger than {MAX_MANIFEST_BYTES >> 20} MiB")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelError(f"{path}: no manifest.json in the model folder") from None
+        data = json.loads(checked.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path}: cannot read manifest ({exc})") from exc
+    except RecursionError:
+        raise ModelError(f"{path}: cannot read manifest (nested too deeply)") from None
     if not isinstance(data, dict):
         raise ModelError(f"{path}: manifest must be a JSON object")
     return Manifest.from_dict(data)

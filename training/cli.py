@@ -6,6 +6,7 @@
     fes-train eval path/to/model-folder --data-root /data/london [--config exp.toml]
     fes-train export runs/lgan/checkpoints/step_00001000.pt --out models/lgan [--metrics eval.json]
     fes-train fit-expressions --data-kind ckplus --data-root /data/CK+ --out templates.json
+    fes-train heldout --model warp [--people N] [--labels-only | --transfer-only] --out DIR
 
 Every command exits 0 on success; on bad input it prints one line to stderr and exits 2.
 """
@@ -30,6 +31,8 @@ def _absolute(path: str | None) -> str | None:
 
 
 def _fit(args: argparse.Namespace) -> int:
+    if args.steps is not None and args.steps < 1:
+        raise InputError(f"--steps must be at least 1, got {args.steps}")
     import torch.distributed as dist
 
     from training.config import load_config
@@ -102,6 +105,22 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _heldout(args: argparse.Namespace) -> int:
+    if args.labels_only and args.transfer_only:
+        raise InputError("--labels-only and --transfer-only exclude each other")
+    if args.people is not None and args.people < 1:
+        raise InputError(f"--people must be at least 1, got {args.people}")
+    from training.heldout import DEFAULT_DATA_ROOT, evaluate_heldout
+
+    root = Path(args.data_root) if args.data_root else DEFAULT_DATA_ROOT
+    if not (root / "neutral").is_dir() or not (root / "smiling").is_dir():
+        raise InputError(f"--data-root {root} has no neutral/ and smiling/ folders (London Set layout)")
+    report = evaluate_heldout(args.model, args.out, data_root=root, people=args.people,
+                              transfer=not args.labels_only, labels=not args.transfer_only)
+    print(report.table())
+    return 0
+
+
 def _fit_expressions(args: argparse.Namespace) -> int:
     from engine.geometry.expressions import ExpressionTemplates, fit_templates
     from training.config import DataConfig
@@ -135,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit = sub.add_parser("fit", help="train a family from an experiment TOML (resumes by default)")
     fit.add_argument("--config", required=True, help="experiment TOML (training/configs/*.toml)")
     fit.add_argument("--run-dir", help="run folder (default runs/<name>)")
-    fit.add_argument("--steps", type=int, help="override schedule.steps")
+    fit.add_argument("--steps", type=int, help="override schedule.steps (at least 1)")
     fit.add_argument("--batch-size", type=int, help="override schedule.batch_size")
     fit.add_argument("--data-root", help="override data.root")
     fit.add_argument("--device", help="override schedule.device (auto, cpu, cuda, cuda:N)")
@@ -181,6 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
     fe.add_argument("--base", help="templates to start from (default the shipped ones)")
     fe.add_argument("--out", required=True, help="templates JSON to write")
     fe.set_defaults(run=_fit_expressions)
+
+    ho = sub.add_parser("heldout", help="strict held-out protocol: transfer, cross-identity and label reading, with grids")
+    ho.add_argument("--model", default="warp", help="'warp', a bundled model name or a model folder")
+    ho.add_argument("--people", type=int, help="first N held-out people (default all 16)")
+    ho.add_argument("--data-root", help="London Set folder (default ../shared/data/london beside the repository)")
+    ho.add_argument("--out", required=True, help="folder for results.json, results.md and the PNG grids")
+    ho.add_argument("--labels-only", action="store_true", help="only the label-reading measure")
+    ho.add_argument("--transfer-only", action="store_true", help="only same-person and cross-identity transfer")
+    ho.set_defaults(run=_heldout)
     return parser
 
 

@@ -52,6 +52,7 @@ class DataConfig:
     split_file: str = ""  # JSON with dev / held_out person lists; London uses resources/splits/london.json
     held_out_fraction: float = 0.2  # hash split (seeded by schedule.seed) of other datasets without a split_file
     flip: bool = False
+    prewarp: bool = False  # warp-guided mode: src_image is the source mesh-warped to the target (training/data/prewarp.py)
     cache_dir: str = ""  # preprocessing cache root; empty: the user cache folder
     options: dict[str, Any] = field(default_factory=dict)  # adapter options (training.data.adapters)
 
@@ -77,6 +78,7 @@ class ScheduleConfig:
     keep_checkpoints: int = 3
     device: str = "auto"  # auto: CUDA when available (the local rank's GPU under torchrun), else CPU
     num_workers: int = 0
+    max_minutes: float = 0.0  # > 0: also stop (with a checkpoint) once this much training time has passed
 
 
 @dataclass(frozen=True)

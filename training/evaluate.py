@@ -56,8 +56,10 @@ from training.metrics import (
     landmark_error,
     load_classifier,
     psnr,
+    psnr_luma,
     rank1,
     ssim,
+    ssim_rgb,
     verification_rates,
 )
 from training.trainer import load_checkpoint, prepared_split
@@ -177,6 +179,25 @@ def _run_model(folder: Path, pairs: list[EvalPair], backend: str) -> tuple[list[
     return outputs, (np.stack(predicted) if predicted else None)
 
 
+def removal_scores(folder: Path, pairs: list[EvalPair], backend: str) -> dict[str, float]:
+    """Paper 2's removal measure: G_R on each expressive target photo against the same person's neutral.
+
+    PSNR on luminance and SSIM on RGB (paper 2's definitions), for G_R (``removal_*``) and for leaving
+    the expressive photo as it is (``removal_nothing_*``). Pairs whose source is not neutral are skipped.
+    """
+    chosen = [p for p in pairs if p.source_label == "neutral"]
+    if not chosen:
+        return {}
+    with NeuralGenerator.create(GeneratorOptions(model=folder, backend=backend)) as generator:
+        removed = [generator.remove_expression(p.target, p.target_landmarks) for p in chosen]
+    return {
+        "removal_psnr_luma": float(np.mean([psnr_luma(r, p.source) for r, p in zip(removed, chosen)])),
+        "removal_ssim_rgb": float(np.mean([ssim_rgb(r, p.source) for r, p in zip(removed, chosen)])),
+        "removal_nothing_psnr_luma": float(np.mean([psnr_luma(p.target, p.source) for p in chosen])),
+        "removal_nothing_ssim_rgb": float(np.mean([ssim_rgb(p.target, p.source) for p in chosen])),
+    }
+
+
 def _warp_outputs(pairs: list[EvalPair], templates: ExpressionTemplates | None) -> list[np.ndarray]:
     outputs = []
     for pair in pairs:
@@ -215,6 +236,8 @@ def score(outputs: list[np.ndarray], pairs: list[EvalPair], tools: _Tools) -> di
     result: dict[str, float] = {
         "psnr": float(np.mean([psnr(o, t) for o, t in zip(outputs, targets)])),
         "ssim": float(np.mean([ssim(o, t) for o, t in zip(outputs, targets)])),
+        "psnr_luma": float(np.mean([psnr_luma(o, t) for o, t in zip(outputs, targets)])),  # paper 2's PSNR
+        "ssim_rgb": float(np.mean([ssim_rgb(o, t) for o, t in zip(outputs, targets)])),  # paper 2's SSIM
     }
     embeddings = tools.features.embed(outputs)
     result["feature_distance"] = float(tools.features.pair_distances(embeddings, tools.target_embeddings).mean())
@@ -355,6 +378,8 @@ def _evaluate_folder(folder: Path, label: str, data: DataConfig, seed: int, back
             error = landmark_error(np.stack([d for d, _ in found]), np.stack([r for _, r in found]), manifest.image_size)
             reference["landmark_l2_px256"] = error.l2_px256
             reference["landmark_nme"] = error.nme_interocular
+    if "removal" in auxiliary:
+        scores[MODEL] |= removal_scores(folder, pairs, backend)
     if stage1 is not None:
         error = landmark_error(stage1, np.stack([p.target_landmarks for p in pairs]), manifest.image_size)
         scores[MODEL]["stage1_landmark_l2_px256"] = error.l2_px256

@@ -71,9 +71,9 @@ def real_batch(dataset: PairDataset, count: int = PARITY_BATCH) -> dict[str, tor
 
 
 def _onnx_outputs(path: Path, names: list[str], inputs: tuple[torch.Tensor, ...]) -> np.ndarray:
-    import onnxruntime as ort
+    from engine.backends.ort import onnxruntime
 
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = onnxruntime().InferenceSession(str(path), providers=["CPUExecutionProvider"])
     feeds = {name: tensor.detach().cpu().numpy() for name, tensor in zip(names, inputs)}
     return session.run(None, feeds)[0]
 
@@ -175,11 +175,14 @@ def export_checkpoint(
         labels=EXPRESSIONS,
         auxiliary={role: role for role in auxiliary},
         training_data=(
-            f"{config.data.kind}: {config.data.split} people, {config.data.pairing} pairs, "
+            f"{config.data.kind}: {config.data.split} people, "
+            f"{'pre-warped (n2e, e2n, reopen, return)' if config.data.prewarp else config.data.pairing} pairs, "
             f"{config.data.size} px, {int(state['step'])} steps"
         ),
         metrics=dict(metrics or {}),
         licence=licence if licence is not None else config.licence,
+        outputs=family.outputs,
+        prewarp=config.data.prewarp,
     )
     exported: list[ExportedNetwork] = []
     Path(destination).parent.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 __all__ = [
     "psnr",
     "ssim",
+    "psnr_luma",
+    "ssim_rgb",
     "FeatureDistance",
     "frechet_distance",
     "InceptionFid",
@@ -57,6 +60,22 @@ FMD_NAME = "FMD-mobilenet"
 DLIB_SAME_PERSON = 0.6
 PAPER5_SIZE = 256
 OUTER_EYE_CORNERS = (36, 45)
+
+
+def psnr_luma(a: np.ndarray, b: np.ndarray) -> float:
+    """Paper 2's PSNR: on the luminance (Y of BT.601 YCrCb) of two HxWx3 uint8 BGR images, in dB.
+
+    :func:`psnr` (all three channels) stays as the project's own measure.
+    """
+    return psnr(cv2.cvtColor(a, cv2.COLOR_BGR2YCrCb)[..., 0], cv2.cvtColor(b, cv2.COLOR_BGR2YCrCb)[..., 0])
+
+
+def ssim_rgb(a: np.ndarray, b: np.ndarray) -> float:
+    """Paper 2's SSIM: the mean of the per-channel SSIMs of two HxWx3 uint8 images (colour, not luma).
+
+    :func:`ssim` (on luma) stays as the project's own measure.
+    """
+    return float(np.mean([ssim(a[..., c], b[..., c]) for c in range(3)]))
 
 
 class MetricError(FesError):

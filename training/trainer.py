@@ -48,6 +48,7 @@ from training.base import FeatureNets, TrainingModel, training_model_cls
 from training.config import DataConfig, ExperimentConfig, config_from_dict, load_config, to_toml
 from training.data.adapters import make_adapter
 from training.data.pairs import PairDataset, make_pairs, person_split
+from training.data.prewarp import Jitter, PrewarpDataset, build_items
 from training.data.preprocess import Prepared, preprocess
 from training.features import build_feature_nets
 
@@ -133,13 +134,33 @@ def prepared_split(data: DataConfig, seed: int, which: str, ctx: DistContext | N
     return prepared
 
 
-def pair_dataset(config: ExperimentConfig, which: str, ctx: DistContext | None = None) -> PairDataset:
+def pair_dataset(config: ExperimentConfig, which: str, ctx: DistContext | None = None) -> PairDataset | PrewarpDataset:
+    """The training pairs of split ``which``: aligned photo pairs, or pre-warped pairs when
+    ``data.prewarp`` (every family trains the same way in warp-guided mode)."""
+    if config.data.prewarp:
+        return prewarp_dataset(config.data, config.schedule.seed, which, ctx, jitter=which == config.data.split)
     items = prepared_split(config.data, config.schedule.seed, which, ctx)
     pairs = make_pairs(items, config.data.pairing)
     return PairDataset(items, pairs, seed=config.schedule.seed, flip=config.data.flip and which == config.data.split)
 
 
-def batch_stream(dataset: PairDataset, batch_size: int, seed: int, ctx: DistContext, start_step: int,
+def prewarp_dataset(data: DataConfig, seed: int, which: str, ctx: DistContext | None = None,
+                    jitter: bool = True) -> PrewarpDataset:
+    """Pre-warped pairs of the people in split ``which`` (under torchrun rank 0 builds the cache first)."""
+    adapter = make_adapter(data.kind, data.root, data.options)
+    samples = adapter.samples()
+    split = person_split(data.kind, {s.person for s in samples}, data.split_file, data.held_out_fraction, seed)
+    people = split.people(which)
+    chosen = [s for s in samples if s.person in people]
+    if ctx is not None and ctx.distributed and not ctx.main:
+        ctx.barrier()
+    items = build_items(chosen, data.root, data.size, data.cache_dir or None)
+    if ctx is not None and ctx.distributed and ctx.main:
+        ctx.barrier()
+    return PrewarpDataset(items, seed, Jitter() if jitter else None)
+
+
+def batch_stream(dataset: PairDataset | PrewarpDataset, batch_size: int, seed: int, ctx: DistContext, start_step: int,
                  num_workers: int = 0) -> Iterator[dict[str, torch.Tensor]]:
     """Endless batches: each epoch a (seed, epoch) permutation, sharded by rank, the tail dropped.
 
@@ -196,7 +217,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile, KeyError) as exc:
-        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({type(exc).__name__}: {exc})") from exc
+        # torch's own text advises retrying with weights_only=False, which would run whatever
+        # code the file holds: say what is wrong with the file and nothing more.
+        raise CheckpointError(f"{path}: corrupt, truncated or not a checkpoint ({type(exc).__name__})") from exc
     required = ("format", "family", "step", "generator", "architecture", "loss", "config", "networks", "optimizers")
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT or any(k not in state for k in required):
         raise CheckpointError(f"{path}: not a fes-train checkpoint (expected format {CHECKPOINT_FORMAT})")
@@ -356,6 +379,7 @@ def fit(config: ExperimentConfig, run_dir: str | Path, resume: bool = True, prog
     tick = time.perf_counter()
     step = start
     try:
+        deadline = time.monotonic() + 60.0 * schedule.max_minutes if schedule.max_minutes > 0 else None
         while step < schedule.steps:
             batch = next(batches)
             torch.manual_seed(_step_seed(schedule.seed, ctx.rank, step))
@@ -367,7 +391,7 @@ def fit(config: ExperimentConfig, run_dir: str | Path, resume: bool = True, prog
             for key, value in losses.items():
                 interval.setdefault(key, []).append(float(value))
             bar.update(1)
-            final = step == schedule.steps
+            final = step == schedule.steps or _out_of_time(deadline, ctx)
             if step % schedule.log_every == 0 or final:
                 record = _log_record(model, interval, step, time.perf_counter() - tick, ctx)
                 interval, tick = {}, time.perf_counter()
@@ -383,12 +407,24 @@ def fit(config: ExperimentConfig, run_dir: str | Path, resume: bool = True, prog
                 for _, old in checkpoints(run_dir / "checkpoints")[: -schedule.keep_checkpoints]:
                     old.unlink(missing_ok=True)
             ctx.barrier()
+            if final:
+                break
     finally:
         bar.close()
         if averager is not None:
             for handle in averager.handles:
                 handle.remove()
     return FitResult(run_dir=run_dir, step=step, checkpoint=last_checkpoint if ctx.main else None, model=model)
+
+
+def _out_of_time(deadline: float | None, ctx: DistContext) -> bool:
+    """True once ``schedule.max_minutes`` have passed; under torchrun rank 0's clock decides for all."""
+    if deadline is None:
+        return False
+    late = torch.tensor([1.0 if time.monotonic() >= deadline else 0.0], device=ctx.device)
+    if ctx.distributed:
+        dist.broadcast(late, src=0)
+    return bool(late.item())
 
 
 def _trim_log(path: Path, step: int) -> None:

@@ -21,7 +21,7 @@ from typing import Callable, ClassVar
 import numpy as np
 
 from engine.errors import BackendError, ModelError
-from engine.manifest import Manifest
+from engine.manifest import Manifest, model_file
 from engine.nets.registry import Family, get_family
 
 log = logging.getLogger(__name__)
@@ -112,17 +112,26 @@ def check_precision(cls: type[Backend], precision: str) -> None:
         )
 
 
-def network_files(manifest: Manifest, folder: str | Path, network: str) -> tuple[Path, Path]:
-    """(onnx path, safetensors path) of ``network`` in ``folder``; raises ModelError for an unknown role."""
-    root = Path(folder)
+def network_file(manifest: Manifest, folder: str | Path, network: str, suffix: str) -> Path:
+    """The checked ``.onnx`` or ``.safetensors`` file of ``network`` in ``folder``.
+
+    The generator's files are the manifest's ``onnx`` and ``weights``; an auxiliary role ``r``
+    has ``<stem>.onnx`` and ``<stem>.safetensors``. Every name is checked by
+    :func:`engine.manifest.model_file` (inside the folder, a regular file of bounded size).
+
+    Raises:
+        ModelError: an unknown role, or a file that is missing, outside the folder, not a
+            regular file or too large.
+    """
     if network == GENERATOR:
-        return root / manifest.onnx, root / manifest.weights
+        name = manifest.onnx if suffix == ".onnx" else manifest.weights
+        return model_file(folder, name, "ONNX file" if suffix == ".onnx" else "weights file")
     try:
         stem = manifest.auxiliary[network]
     except KeyError:
         known = ", ".join([GENERATOR, *sorted(manifest.auxiliary)])
         raise ModelError(f"{manifest.name}: no network {network!r}; known: {known}") from None
-    return root / f"{stem}.onnx", root / f"{stem}.safetensors"
+    return model_file(folder, f"{stem}{suffix}", f"{network} network file")
 
 
 def network_family(manifest: Manifest, network: str) -> tuple[Family, dict]:

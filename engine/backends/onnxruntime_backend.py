@@ -18,14 +18,15 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
-from engine.backends.base import Backend, check_precision, default_threads, network_files, register_backend
+from engine.backends.base import Backend, check_precision, default_threads, network_file, register_backend
 from engine.backends.cache import ArtifactCache, ArtifactKey, file_sha256
+from engine.backends.ort import onnxruntime
 from engine.errors import BackendError, ModelError, OutputError
 from engine.manifest import Manifest
 
 log = logging.getLogger(__name__)
+ort = onnxruntime()
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -102,9 +103,7 @@ class OnnxRuntimeBackend(Backend):
         threads: int | None = None,
     ) -> "OnnxRuntimeBackend":
         check_precision(cls, precision)
-        onnx_path, _ = network_files(manifest, folder, network)
-        if not onnx_path.is_file():
-            raise ModelError(f"{onnx_path}: ONNX file missing from the model folder")
+        onnx_path = network_file(manifest, folder, network, ".onnx")
         providers = [CPU]
         if precision == "fp32" and CUDA in ort.get_available_providers():
             providers = [CUDA, CPU]

@@ -28,7 +28,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from engine.backends.base import GENERATOR, Backend, available_backends, candidates, get_backend
+from engine.backends.base import GENERATOR, Backend, available_backends, candidates, get_backend, network_file
 from engine.backends.cache import cache_root, file_sha256, write_atomic
 from engine.errors import BackendError, FesError, ModelError, OutputError
 from engine.manifest import Manifest
@@ -168,10 +168,11 @@ def output_problem(output: np.ndarray, check_black: bool = True) -> str:
 
 def machine_fingerprint() -> str:
     """What a timing depends on besides the model: CPU, GPU and the runtimes' versions."""
-    import onnxruntime
     import torch
 
-    parts = [platform.machine(), _cpu_model(), str(len(_affinity())), onnxruntime.__version__, torch.__version__]
+    from engine.backends.ort import onnxruntime
+
+    parts = [platform.machine(), _cpu_model(), str(len(_affinity())), onnxruntime().__version__, torch.__version__]
     if torch.cuda.is_available():
         parts.append(torch.cuda.get_device_name(0))
     if "tensorrt" in available_backends():
@@ -232,7 +233,7 @@ class SelectionCache:
 
 
 def selection_key(manifest: Manifest, folder: str | Path) -> str:
-    onnx_hash = file_sha256(Path(folder) / manifest.onnx)
+    onnx_hash = file_sha256(network_file(manifest, folder, GENERATOR, ".onnx"))
     return f"{manifest.name}:{onnx_hash[:16]}:{machine_fingerprint()}"
 
 

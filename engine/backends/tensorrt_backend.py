@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from engine.backends.base import GENERATOR, Backend, check_precision, network_files, register_backend
+from engine.backends.base import GENERATOR, Backend, check_precision, network_file, register_backend
 from engine.backends.cache import ArtifactCache, ArtifactKey, file_sha256, write_atomic
 from engine.errors import BackendError, ModelError, OutputError
 from engine.manifest import Manifest
@@ -247,9 +247,7 @@ class TensorRTBackend(Backend):
         if not cls.available():
             raise BackendError("TensorRT needs the tensorrt package and a CUDA GPU")
         check_precision(cls, precision)
-        onnx_path, _ = network_files(manifest, folder, network)
-        if not onnx_path.is_file():
-            raise ModelError(f"{onnx_path}: ONNX file missing from the model folder")
+        onnx_path = network_file(manifest, folder, network, ".onnx")
         trt = _trt()
         cache = cache or ArtifactCache()
         data = build_engine(onnx_path, precision, cache=cache, progress=progress)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.backends.base import GENERATOR, Backend, check_precision, network_family, network_files, register_backend
+from engine.backends.base import GENERATOR, Backend, check_precision, network_family, network_file, register_backend
 from engine.errors import BackendError, ModelError
 from engine.manifest import Manifest
 
@@ -90,7 +90,7 @@ class TorchBackend(Backend):
         open; :meth:`close` restores the previous count.
         """
         check_precision(cls, precision)
-        _, weights_path = network_files(manifest, folder, network)
+        weights_path = network_file(manifest, folder, network, ".safetensors")
         family, architecture = network_family(manifest, network)
         module = family.build(family.config_from_dict(architecture))
         state = _read_weights(weights_path)
@@ -146,8 +146,6 @@ def _read_weights(path: Path) -> dict[str, torch.Tensor]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    if not path.is_file():
-        raise ModelError(f"{path}: weights file missing from the model folder")
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:

@@ -28,7 +28,7 @@ from engine.errors import FesError, InputError
 from engine.geometry.align import align_face, transform_points
 from engine.io.atomic import write_bytes_atomic
 from engine.io.images import read_image
-from engine.io.sources import Frame, FrameSource, open_source
+from engine.io.sources import Frame, FrameSource, camera_index, open_source
 from engine.manifest import load_manifest
 from engine.pipeline import LivePipeline, PipelineOptions, PipelineResult, PipelineStats, run_sequential
 from engine.synthesis.generator import NeuralGenerator, probe_inputs
@@ -47,6 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--frames", type=int, default=300, help="frames per run (default 300; the clip loops)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.add_argument("--soak", type=int, default=0, metavar="N", help="run N more frames and report RSS growth over them")
     p.add_argument("--generator-runs", type=int, default=30, metavar="K", help="timed generator runs per backend (default 30)")
     p.add_argument("--driving", default=str(DRIVING), help="driving video (default: the bundled clip)")
@@ -196,7 +197,8 @@ def run(args: argparse.Namespace) -> int:
     if args.frames < 1 or args.soak < 0 or args.generator_runs < 1:
         raise InputError("--frames and --generator-runs must be at least 1, --soak at least 0")
     if args.json is not None:
-        check_output(args.json)
+        inputs = [args.target, *([] if camera_index(args.driving) is not None else [args.driving])]
+        check_output(args.json, inputs, overwrite=args.overwrite)
     model = args.model or default_model()
     target = read_image(args.target)
     loop = ClipLoop(args.driving)

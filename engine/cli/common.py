@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from engine.errors import OutputError
@@ -20,17 +21,44 @@ def add_face_index(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--face-index", type=int, default=None, help="which face when there are several (0 = largest)")
 
 
-def check_output(path: Path) -> Path:
-    """Fail early, before any work, when ``path`` cannot be written."""
+def add_overwrite(parser: argparse.ArgumentParser, what: str = "an existing output file") -> None:
+    parser.add_argument("--overwrite", action="store_true", help=f"replace {what} (never an input)")
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """True when ``a`` and ``b`` name one file, through links and relative parts alike."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output(path: Path, inputs: Iterable[Path | str] = (), *, overwrite: bool = False) -> Path:
+    """Fail early, before any work, when ``path`` cannot or must not be written.
+
+    inputs: the files the command reads; an output that resolves to any of them (after links)
+    is refused, with or without ``overwrite``. overwrite: allow replacing an existing file at
+    ``path``; without it an existing file is refused (folders are checked by their writer).
+    """
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"cannot write {path}: the folder {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise OutputError(f"cannot write {path}: no permission to write in {parent}")
+    for source in inputs:
+        if same_file(path, Path(source)):
+            raise OutputError(f"cannot write {path}: it is an input of this command ({source}); choose another output name")
+        if path.is_dir() and Path(os.path.realpath(source)).is_relative_to(os.path.realpath(path)):
+            raise OutputError(f"cannot write {path}: the folder holds an input of this command ({source}); choose another output")
     if path.is_dir() and path.suffix:
         raise OutputError(f"cannot write {path}: it is a folder")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise OutputError(f"cannot write {path}: the file is read-only")
+    if path.exists() and not path.is_dir():
+        if not overwrite:
+            raise OutputError(f"cannot write {path}: the file exists (add --overwrite to replace it)")
+        if not os.access(path, os.W_OK):
+            raise OutputError(f"cannot write {path}: the file is read-only")
     return path
 
 

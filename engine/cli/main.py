@@ -1,4 +1,4 @@
-"""The `fes` command line: edit, transfer, reenact, bench, models.
+"""The `fes` command line: edit, transfer, reenact, animate, recognise, bench, models.
 
 Every command writes its output atomically and exits non-zero with one clear line on bad input.
 """
@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
-from engine.cli import bench, edit, models, reenact, transfer
+from engine.cli import animate, bench, edit, models, recognise, reenact, transfer
 from engine.cli.common import quiet_native_stderr
 from engine.errors import FesError
 
-COMMANDS = (edit, transfer, reenact, bench, models)
+COMMANDS = (edit, transfer, reenact, animate, recognise, bench, models)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,8 +26,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so every atomic output discards its temporary file
+    exactly as for Ctrl-C."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; returns the exit status (0, 1 for bad input, 130 when interrupted)."""
+    """Run one command; returns the exit status (0, 1 for bad input, 130 for Ctrl-C, 143 for SIGTERM)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -34,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     except FesError as exc:
         print(f"fes {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except Terminated:
+        print(f"fes {args.command}: terminated; nothing half-written was left", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print(f"fes {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -44,6 +57,7 @@ def entry() -> None:
     argv = sys.argv[1:]
     if not {"-v", "--verbose"} & set(argv):
         quiet_native_stderr()
+    signal.signal(signal.SIGTERM, _terminate)
     sys.exit(main(argv))
 
 

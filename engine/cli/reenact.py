@@ -13,6 +13,7 @@ from engine.errors import InputError, NoFaceError
 from engine.face.ibug68 import mesh_to_ibug68
 from engine.face.tracker import FaceTracker, TrackerOptions
 from engine.io import VideoReader, open_source, open_writer, read_image
+from engine.io.landmarks_json import sidecar_path
 from engine.io.sources import camera_index
 
 CAMERA_FPS = 25.0
@@ -25,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="OUT.mp4, OUT.gif or a folder DIR/ for PNG frames (+ landmarks JSON)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after N frames (needed for a camera)")
     p.add_argument("--neutral-frame", type=int, default=None, help="frame K of the driving video shows the neutral face (else estimated)")
-    p.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file or non-empty folder (never an input)")
     add_model_options(p)
     add_face_index(p)
     p.set_defaults(run=run)
@@ -38,7 +39,11 @@ def run(args: argparse.Namespace) -> int:
     if camera is not None and args.max_frames is None:
         raise InputError("a camera never ends: give --max-frames N")
     # A folder output (PNG frames) is created by the writer: check that its parent is writable.
-    check_output(Path(args.output.rstrip("/\\")) if args.output.endswith(("/", "\\")) else Path(args.output))
+    output = Path(args.output.rstrip("/\\")) if args.output.endswith(("/", "\\")) else Path(args.output)
+    inputs = [args.target, *([] if camera is not None else [Path(args.driving)])]
+    check_output(output, inputs, overwrite=args.overwrite)
+    if not output.is_dir() and not args.output.endswith(("/", "\\")):
+        check_output(sidecar_path(output), inputs, overwrite=args.overwrite)
     target = read_image(args.target)
     source = open_source(args.driving)
     with source, Reenactor.create(ReenactConfig(target, model=args.model, backend=args.backend, face_index=args.face_index)) as reenactor:

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 DETECT_MAX_SIDE = 1280
 # A face smaller than this (px, longest side of its mesh box) cannot be edited convincingly.
 MIN_FACE_SIZE = 64
+# Side (px) of the overlapping tiles searched for a face too small for the detector's full view.
+SMALL_FACE_TILE = 256
 
 
 @dataclass(frozen=True)
@@ -105,9 +107,12 @@ class FaceTracker:
         """
         small, scale = _downscale(image)
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
-        faces = self._meshes_per_detection(rgb, scale)
+        boxes = self._detector_boxes(rgb)
+        if not boxes:
+            self._refuse_turned(rgb)
+        faces = self._meshes_per_detection(rgb, scale, boxes)
         if not faces:
-            raise NoFaceError("no face found in the image")
+            raise self._no_face(rgb, scale)
         faces = sorted(faces, key=lambda f: f.size, reverse=True)[: self.options.max_faces]
         notes: list[str] = []
         if face_index is None:
@@ -120,19 +125,52 @@ class FaceTracker:
             raise InputError(f"--face-index {face_index} does not exist: {len(faces)} face(s) found (0..{len(faces) - 1})")
         face = faces[chosen]
         if face.size < self.options.min_face_size:
-            raise FaceTooSmallError(
-                f"the face is {face.size:.0f} px across; at least {self.options.min_face_size} px is needed"
-            )
+            raise self._too_small(face.size)
         return Detection(faces=tuple(faces), image_size=(image.shape[1], image.shape[0]), chosen=chosen, notes=tuple(notes))
 
-    def _meshes_per_detection(self, rgb: np.ndarray, scale: float) -> list[Face]:
-        """One FaceMesh per face the full-range detector finds, each run on a square crop around it.
+    def _too_small(self, size: float) -> FaceTooSmallError:
+        return FaceTooSmallError(
+            f"the face is too small: {size:.0f} px across, at least {self.options.min_face_size} px is needed"
+        )
+
+    def _refuse_turned(self, rgb: np.ndarray) -> None:
+        """Raise NoFaceError when the face is sideways or upside down: the detector finds it, and
+        FaceMesh meshes it at a size worth editing, only in a copy turned by 90, 180 or 270
+        degrees. (On the photo as it is, FaceMesh would fit an upright mesh to it and put the
+        mouth over the eyes.)"""
+        for turns, how in ((2, "upside down; rotate the photo 180 degrees"),
+                           (1, "on its side; rotate the photo 90 degrees anticlockwise"),
+                           (3, "on its side; rotate the photo 90 degrees clockwise")):
+            turned = np.ascontiguousarray(np.rot90(rgb, turns))
+            boxes = self._detector_boxes(turned)
+            if boxes and any(f.size >= self.options.min_face_size for f in self._meshes_per_detection(turned, 1.0, boxes)):
+                raise NoFaceError(f"the face is {how} and try again")
+
+    def _no_face(self, rgb: np.ndarray, scale: float) -> NoFaceError:
+        """The error for an image where no face could be meshed: a face too small for the detector
+        at full view is looked for in overlapping tiles, to say "too small" rather than "no face"."""
+        h, w = rgb.shape[:2]
+        step = SMALL_FACE_TILE // 2
+        widths = []
+        for top in range(0, max(1, h - step), step):
+            for left in range(0, max(1, w - step), step):
+                tile = np.ascontiguousarray(rgb[top:top + SMALL_FACE_TILE, left:left + SMALL_FACE_TILE])
+                widths += [(x1 - x0) * tile.shape[1] / scale for _, (x0, _, x1, _) in self._detector_boxes(tile)]
+        if widths:
+            return self._too_small(max(widths))
+        return NoFaceError("no face found in the image")
+
+    def _meshes_per_detection(
+        self, rgb: np.ndarray, scale: float, boxes: list[tuple[float, tuple[float, float, float, float]]]
+    ) -> list[Face]:
+        """One FaceMesh per detector box (the whole image when there is none), each run on a square
+        crop around it.
 
         FaceMesh's own detector is short-range and letterboxes the whole image to 128 px, so in a
         wide group photo it misses the smaller faces; the full-range detector does not.
         """
         h, w = rgb.shape[:2]
-        boxes = self._detector_boxes(rgb) or [(0.0, (0.0, 0.0, 1.0, 1.0))]
+        boxes = boxes or [(0.0, (0.0, 0.0, 1.0, 1.0))]
         faces: list[Face] = []
         for score, (x0, y0, x1, y1) in boxes:
             side = 2.0 * max((x1 - x0) * w, (y1 - y0) * h)

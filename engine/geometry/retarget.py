@@ -1,8 +1,9 @@
 """Expression retargeting: a source face's motion relative to its neutral, onto a target's neutral.
 
 Head pose is removed in 3D (similarity on the rigid FaceMesh vertices), the motion is taken in
-the source's face frame, scaled and rotated into the target's, weighted by smooth per-region gains
-and added to the target's own neutral shape (the individual-specific model of paper 2).
+the source's face frame, scaled and rotated into the target's, weighted by smooth per-region gains,
+added to the target's own neutral shape (the individual-specific model of paper 2), with the lips
+kept from crossing or collapsing (engine.geometry.lips).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from engine.face.ibug68 import IBUG_REGIONS, MESH_TO_IBUG68
 from engine.geometry.faceframe import FaceFrame
+from engine.geometry.lips import clamp_lips
 from engine.geometry.pose import align_rigid
 from engine.geometry.shape_model import ShapeModel
 
@@ -63,8 +65,9 @@ def retarget(
     motion, _ = motion_in_face_units(source3d, source_neutral3d)
     target = np.asarray(target_neutral_mesh, dtype=np.float64)
     frame = FaceFrame.of(target[list(MESH_TO_IBUG68)])
-    motion = motion * gains.per_vertex(frame.to_face(target))[:, None]
-    return (target + frame.vectors_to_image(motion)).astype(np.float32)
+    neutral_face = frame.to_face(target)
+    moved = clamp_lips(neutral_face, neutral_face + motion * gains.per_vertex(neutral_face)[:, None])
+    return frame.to_image(moved).astype(np.float32)
 
 
 def estimate_neutral3d(face3d: np.ndarray, model: ShapeModel) -> np.ndarray:

@@ -4,6 +4,10 @@ Every output the engine writes (images, videos, PNG sequences, landmark files) g
 :func:`atomic_path` or :func:`atomic_dir`. Work happens under a hidden temporary name in the
 same folder as the final name, so the closing ``os.replace`` is a rename on one file system.
 A file that already has the final name is left untouched until the new one is complete.
+
+A temporary name carries the id of the process writing it (``.out.tmp-<pid>-<hex>.mp4``). A run
+killed before it could clean up (SIGKILL, a power cut) leaves it behind; the next atomic write of
+the same final name removes such leftovers whose process is gone (:func:`remove_stale_temps`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -62,11 +67,69 @@ def _fsync_dir_quietly(path: Path) -> None:
 
 
 def _hidden_sibling(final: Path, tag: str, *, keep_suffix: bool) -> Path:
-    """``out.mp4`` -> ``.out.tmp-1a2b3c4d.mp4`` (keep_suffix) or ``frames`` -> ``.frames.tmp-1a2b3c4d``."""
-    token = f"{tag}-{secrets.token_hex(4)}"
+    """``out.mp4`` -> ``.out.tmp-<pid>-1a2b3c4d.mp4`` (keep_suffix) or ``frames`` -> ``.frames.tmp-<pid>-1a2b3c4d``."""
+    token = f"{tag}-{os.getpid()}-{secrets.token_hex(4)}"
     if keep_suffix:
         return final.with_name(f".{final.stem}.{token}{final.suffix}")
     return final.with_name(f".{final.name}.{token}")
+
+
+def _sibling_pattern(final: Path) -> re.Pattern[str]:
+    """Matches the hidden names :func:`_hidden_sibling` gives ``final``; group 1 is the process id."""
+    token = r"(?:tmp|old)-(\d+)-[0-9a-f]{8}"
+    file_form = re.escape(f".{final.stem}.") + token + re.escape(final.suffix)
+    dir_form = re.escape(f".{final.name}.") + token
+    return re.compile(f"(?:{file_form}|{dir_form})")
+
+
+def process_alive(pid: int) -> bool:
+    """True when a process with id ``pid`` runs on this machine (or might: when unsure, True)."""
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        kernel32.CloseHandle(handle)
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def remove_stale_temps(final: Path | str) -> list[Path]:
+    """Delete hidden temporary files and folders of ``final`` left by processes that are gone.
+
+    Only names this module creates for exactly ``final`` are touched (``.out.tmp-<pid>-<hex>.mp4``,
+    ``.frames.tmp-<pid>-<hex>``, ``.frames.old-<pid>-<hex>``), and only when process ``<pid>`` no
+    longer runs, so a concurrent writer of the same name keeps its work. Returns what was removed.
+    """
+    final = Path(final)
+    pattern = _sibling_pattern(final)
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(final.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None or process_alive(int(match.group(1))):
+            continue
+        path = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        log.info("removed %s, left by an interrupted run", path)
+        removed.append(path)
+    return removed
 
 
 def _create_temp_file(final: Path) -> Path:
@@ -104,6 +167,7 @@ class AtomicFile:
         _check_parent(self.final)
         if self.final.is_dir():
             raise OutputError(f"cannot write {self.final}: a folder with that name exists")
+        remove_stale_temps(self.final)
         self.path = _create_temp_file(self.final)
 
     def commit(self) -> None:
@@ -210,6 +274,7 @@ class AtomicDir:
         self.overwrite = overwrite
         _check_parent(self.final)
         _check_dir_target(self.final, overwrite)
+        remove_stale_temps(self.final)
         self.path = _hidden_sibling(self.final, "tmp", keep_suffix=False)
         try:
             self.path.mkdir()

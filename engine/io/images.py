@@ -16,6 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from engine.errors import InputError, OutputError
 from engine.io.atomic import write_bytes_atomic
+from engine.io.files import check_input_file
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 """File name suffixes (lower case) that :func:`write_image` can encode and sources treat as photos."""
@@ -66,12 +67,10 @@ def read_image(path: Path | str) -> np.ndarray:
     photo peaks near 0.35 GB.
 
     Raises:
-        InputError: the file is missing, is not an image, or is truncated or corrupt.
+        InputError: the file is missing, is a folder, FIFO or device, is not an image, or is
+            truncated or corrupt.
     """
-    path = Path(path)
-    if not path.is_file():
-        reason = "is a folder, not an image" if path.is_dir() else "file not found"
-        raise InputError(f"{path}: {reason}")
+    path = check_input_file(path, "an image")
     try:
         with Image.open(path) as image:
             image.load()

@@ -29,6 +29,7 @@ import numpy as np
 
 from engine.errors import InputError
 from engine.io.atomic import write_bytes_atomic
+from engine.io.files import check_input_file
 
 FORMAT = "fes-landmarks"
 VERSION = 1
@@ -37,6 +38,8 @@ NUM_LANDMARKS = 68
 NUM_MESH_POINTS = 478
 SIDECAR_SUFFIX = ".landmarks.json"
 SIDECAR_IN_FOLDER = "landmarks.json"
+MAX_JSON_BYTES = 256 << 20
+"""The largest landmarks or edits file read (a 10,000-frame sidecar with meshes is ~200 MB)."""
 
 
 def _points(value: Any, count: int, name: str) -> np.ndarray:
@@ -147,8 +150,13 @@ def write_landmarks_json(path: Path | str, track: LandmarkTrack) -> None:
 
 
 def _load_json(path: Path) -> Any:
-    if not path.is_file():
-        raise InputError(f"{path}: {'is a folder, not a JSON file' if path.is_dir() else 'file not found'}")
+    check_input_file(path, "a JSON file")
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise InputError(f"{path}: cannot be read ({error.strerror or error})") from error
+    if size > MAX_JSON_BYTES:
+        raise InputError(f"{path}: {size / 2**20:.0f} MiB is too large for a landmarks file (at most {MAX_JSON_BYTES >> 20} MiB)")
     try:
         raw = path.read_bytes()
     except OSError as error:
@@ -160,6 +168,8 @@ def _load_json(path: Path) -> Any:
         raise InputError(f"{path}: not valid JSON ({error.msg} at {where})") from error
     except UnicodeDecodeError as error:
         raise InputError(f"{path}: not valid JSON (not UTF-8 text)") from error
+    except RecursionError:
+        raise InputError(f"{path}: not a landmarks file (lists or objects nested too deeply)") from None
 
 
 def _is_number(value: Any) -> bool:
@@ -266,6 +276,31 @@ def _parse_edit(path: Path, value: Any, position: int) -> LandmarkEdit:
         if not math.isfinite(coordinate):
             raise InputError(f"{path}: {where}: {key} is not a finite number ({coordinate!r})")
     return LandmarkEdit(index=index, x=float(value["x"]), y=float(value["y"]))
+
+
+EDIT_REACH = 0.5
+"""How far beyond the face an edit may move a point, in face sizes (box of its 68 points)."""
+
+
+def check_edits_near_face(edits: Iterable[LandmarkEdit], landmarks68: np.ndarray, reach: float = EDIT_REACH) -> None:
+    """Refuse edits that move a point out of the face's neighbourhood.
+
+    The neighbourhood is the box of the face's (68, 2) points grown by ``reach`` times its
+    larger side on every side; a point dragged beyond it would tear the face apart.
+
+    Raises:
+        InputError: naming the first such edit and the allowed x and y ranges.
+    """
+    points = np.asarray(landmarks68, dtype=np.float64)
+    low, high = points.min(axis=0), points.max(axis=0)
+    margin = reach * float((high - low).max())
+    low, high = low - margin, high + margin
+    for position, edit in enumerate(edits):
+        if not (low[0] <= edit.x <= high[0] and low[1] <= edit.y <= high[1]):
+            raise InputError(
+                f"edit {position} moves point {edit.index} to ({edit.x:.6g}, {edit.y:.6g}), far outside the face; "
+                f"edits must stay within x {low[0]:.0f}..{high[0]:.0f}, y {low[1]:.0f}..{high[1]:.0f}"
+            )
 
 
 def read_landmark_edits(path: Path | str) -> list[LandmarkEdit]:

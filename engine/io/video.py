@@ -26,6 +26,7 @@ from PIL import Image
 
 from engine.errors import InputError, OutputError
 from engine.io.atomic import AtomicDir, AtomicFile, describe_os_error, write_all
+from engine.io.files import check_input_file
 from engine.io.landmarks_json import FrameLandmarks, LandmarkTrack, landmarks_to_json, sidecar_path
 
 log = logging.getLogger(__name__)
@@ -67,9 +68,7 @@ class VideoReader:
         self.path = Path(path)
         self.truncated = False
         self.truncation_message: str | None = None
-        if not self.path.is_file():
-            reason = "is a folder, not a video" if self.path.is_dir() else "file not found"
-            raise InputError(f"{self.path}: {reason}")
+        check_input_file(self.path, "a video")
         try:
             self._container = av.open(str(self.path))
         except (av.error.FFmpegError, OSError) as error:

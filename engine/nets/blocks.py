@@ -172,17 +172,18 @@ class UNet(nn.Module):
 
     ``num_downs`` stride-2 steps take an N x N input to N / 2**num_downs (1 x 1 when
     num_downs = log2 N, pix2pix's ``unet_128`` / ``unet_256``). Encoder widths are
-    ngf, 2ngf, 4ngf, 8ngf, 8ngf, ...; each decoder step sees its input concatenated with the
+    ngf, 2ngf, 4ngf, 8ngf, 8ngf, ... (capped at ``max_mult`` * ngf); each decoder step sees its input concatenated with the
     mirrored encoder output. The decoder steps below the 8ngf -> 4ngf step use dropout.
 
     x: (B, in_channels, N, N) -> (B, out_channels, N, N) in [-1, 1].
     """
 
-    def __init__(self, in_channels: int, out_channels: int, ngf: int, num_downs: int, dropout: float = 0.5) -> None:
+    def __init__(self, in_channels: int, out_channels: int, ngf: int, num_downs: int, dropout: float = 0.5,
+                 max_mult: int = 8) -> None:
         super().__init__()
         if num_downs < 5:
             raise ValueError(f"a pix2pix U-Net needs at least 5 downsamplings, got {num_downs}")
-        widths = [ngf * min(2**i, 8) for i in range(num_downs)]
+        widths = [ngf * min(2**i, max_mult) for i in range(num_downs)]
         downs = [UNetDown(in_channels, widths[0], act=False, norm=False)]
         for i in range(1, num_downs):
             downs.append(UNetDown(widths[i - 1], widths[i], norm=i < num_downs - 1))

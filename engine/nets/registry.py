@@ -34,6 +34,7 @@ INPUT_KINDS = (
     "landmark_image",  # (3, N, N) LandmarkGAN's coloured landmark image, RGB in [-1, 1]
     "landmarks",  # (68, 2) crop pixels divided by N (0..1)
     "noise",  # (Z,) standard normal noise
+    "guidance",  # (3, N, N) rendered target geometry of engine.synthesis.guidance, [0, 1]
 )
 
 
@@ -57,6 +58,7 @@ class Family:
     config_cls: type
     generator_cls: type
     inputs: tuple[InputSpec, ...]
+    outputs: tuple[str, ...] = ("image",)  # ("image", "attention"): channels 0-2 the image, 3 the mask
 
     def build(self, config: Any | None = None) -> Any:
         return self.generator_cls(config if config is not None else self.config_cls())
@@ -74,13 +76,16 @@ class Family:
 _FAMILIES: dict[str, Family] = {}
 
 
-def register(name: str, *, paper: str, config: type, inputs: tuple[InputSpec, ...]) -> Callable[[type], type]:
-    """Class decorator that adds a generator family to the registry."""
+def register(name: str, *, paper: str, config: type, inputs: tuple[InputSpec, ...],
+             outputs: tuple[str, ...] = ("image",)) -> Callable[[type], type]:
+    """Class decorator that adds a generator family to the registry. ``outputs`` names the output's
+    channel groups: ("image",) for (B, 3, N, N), ("image", "attention") for (B, 4, N, N)."""
 
     def wrap(cls: type) -> type:
         if name in _FAMILIES:
             raise ValueError(f"generator family {name!r} registered twice")
-        _FAMILIES[name] = Family(name=name, paper=paper, config_cls=config, generator_cls=cls, inputs=inputs)
+        _FAMILIES[name] = Family(name=name, paper=paper, config_cls=config, generator_cls=cls, inputs=inputs,
+                                 outputs=tuple(outputs))
         return cls
 
     return wrap

@@ -19,8 +19,14 @@
     landmarks       driven landmarks / N
     noise           zeros (deterministic output)
 
-For a model with an auxiliary ``landmarks`` network (LandmarkGAN) and no landmarks given, that
-network runs first and its (68, 2) output times N becomes the driven landmarks.
+Auxiliary networks (``manifest.auxiliary``, each an :class:`AuxiliaryNetwork` filled the same way):
+
+    landmarks   LandmarkGAN's stage I, G_l: with no landmarks given it runs first and its (68, 2)
+                output times N becomes the driven landmarks (:meth:`NeuralGenerator.predict_landmarks`)
+    removal     G2-GAN's G_R: an expressive crop and its own landmarks -> the same face neutral
+                (:meth:`NeuralGenerator.remove_expression`)
+    recognizer  TER-GAN's detached G_es and classifier: a crop -> expression logits
+                (:class:`AuxiliaryNetwork` opened alone by :mod:`engine.recognise`)
 
 Input buffers are allocated once and refilled per frame; the backend is chosen by
 :func:`engine.backends.select.select_backend` and guarded against NaN / black output.
@@ -37,7 +43,15 @@ import numpy as np
 
 import resources
 from engine.backends.base import Backend, default_threads, network_family
-from engine.backends.select import Choice, GuardedBackend, SelectOptions, StatusCallback, open_backend, select_backend
+from engine.backends.select import (
+    Choice,
+    GuardedBackend,
+    SelectOptions,
+    StatusCallback,
+    open_backend,
+    parse_spec,
+    select_backend,
+)
 from engine.errors import InputError, ModelError
 from engine.geometry.conditions import DEFAULT_SIGMA, landmark_image, label_maps
 from engine.geometry.labels import EXPRESSIONS
@@ -48,6 +62,8 @@ from engine.synthesis.generators import model_folder
 log = logging.getLogger(__name__)
 
 LANDMARKS_ROLE = "landmarks"
+REMOVAL_ROLE = "removal"
+RECOGNISER_ROLE = "recognizer"
 PROBE_PHOTO = "target_f.jpg"
 
 
@@ -121,7 +137,7 @@ class NeuralGenerator:
         folder: Path,
         backend: GuardedBackend,
         choice: Choice,
-        landmarks_backend: Backend | None = None,
+        auxiliary: dict[str, "AuxiliaryNetwork"] | None = None,
     ) -> None:
         self.manifest = manifest
         self.folder = folder
@@ -129,10 +145,7 @@ class NeuralGenerator:
         self.choice = choice
         self.size = manifest.image_size
         self._inputs = _Inputs(manifest.inputs, self.size)
-        self._landmarks_backend = landmarks_backend
-        self._aux_inputs: _Inputs | None = None
-        if landmarks_backend is not None:
-            self._aux_inputs = _Inputs(network_family(manifest, LANDMARKS_ROLE)[0].inputs, self.size)
+        self.auxiliary: dict[str, AuxiliaryNetwork] = dict(auxiliary or {})
 
     @classmethod
     def create(
@@ -156,12 +169,11 @@ class NeuralGenerator:
         crop, landmarks = probe if probe is not None else default_probe(manifest.image_size, options.probe_image)
         choice, backend = select_backend(manifest, folder, probe_inputs(manifest, crop, landmarks), select)
         guarded = GuardedBackend(backend, manifest, folder, threads=threads, on_status=on_status)
-        aux = None
-        if LANDMARKS_ROLE in manifest.auxiliary:
-            aux = open_backend(
-                manifest, folder, choice.backend, "fp32", network=LANDMARKS_ROLE, threads=threads, on_status=on_status
-            )
-        return cls(manifest, folder, guarded, choice, aux)
+        auxiliary = {
+            role: AuxiliaryNetwork.open(manifest, folder, role, choice.backend, threads=threads, on_status=on_status)
+            for role in manifest.auxiliary
+        }
+        return cls(manifest, folder, guarded, choice, auxiliary)
 
     @classmethod
     def open(
@@ -184,7 +196,17 @@ class NeuralGenerator:
     def needs_landmarks(self) -> bool:
         """True when driven landmarks must be given (no landmark network to predict them)."""
         kinds = set(self.manifest.kinds())
-        return bool(kinds & {"heatmap68", "heatmap1", "landmark_image", "landmarks"}) and self._landmarks_backend is None
+        return bool(kinds & {"heatmap68", "heatmap1", "landmark_image", "landmarks"}) and LANDMARKS_ROLE not in self.auxiliary
+
+    @property
+    def removes_expressions(self) -> bool:
+        """True when the model ships G2-GAN's expression-removal network (``removal``)."""
+        return REMOVAL_ROLE in self.auxiliary
+
+    @property
+    def generates_landmarks(self) -> bool:
+        """True when the model ships a landmark network that makes geometry from a label (``landmarks``)."""
+        return LANDMARKS_ROLE in self.auxiliary
 
     def generate(
         self,
@@ -205,20 +227,35 @@ class NeuralGenerator:
         Returns (N, N, 3) uint8 BGR, a new array.
         Raises InputError when an input the model needs is missing or has the wrong size.
         """
-        if driven_landmarks68 is None and self._landmarks_backend is not None:
+        if driven_landmarks68 is None and LANDMARKS_ROLE in self.auxiliary:
             driven_landmarks68 = self.predict_landmarks(target_crop, label, intensity)
         fill_inputs(self._inputs, self.manifest, target_crop, driven_landmarks68, label, intensity, source_crop)
         out = self.backend.run(self._inputs.arrays)
-        rgb = np.clip((out[0].transpose(1, 2, 0) + 1.0) * 127.5, 0, 255)
-        return cv2.cvtColor(rgb.round().astype(np.uint8), cv2.COLOR_RGB2BGR)
+        return _to_bgr(out[0])
 
     def predict_landmarks(self, target_crop: np.ndarray, label: int | str | None, intensity: float = 1.0) -> np.ndarray:
-        """Run the auxiliary landmark network: (68, 2) float32 target landmarks in crop pixels."""
-        if self._landmarks_backend is None or self._aux_inputs is None:
-            raise ModelError(f"{self.manifest.name} has no landmark network")
-        fill_inputs(self._aux_inputs, self.manifest, target_crop, None, label, intensity, None)
-        out = self._landmarks_backend.run(self._aux_inputs.arrays)
+        """Stage I (the ``landmarks`` network): (68, 2) float32 target landmarks in crop pixels.
+
+        target_crop: (N, N, 3) uint8 BGR; label and intensity as for :meth:`generate`.
+        """
+        out = self._network(LANDMARKS_ROLE).run(target_crop, label=label, intensity=intensity)
         return (out[0].reshape(-1, 2) * self.size).astype(np.float32)
+
+    def remove_expression(self, crop: np.ndarray, landmarks68: np.ndarray) -> np.ndarray:
+        """G2-GAN's G_R (the ``removal`` network): the face of ``crop`` with a neutral expression.
+
+        crop: (N, N, 3) uint8 BGR aligned crop of an expressive face; landmarks68: (68, 2) its own
+        landmarks in crop pixels (G_R's heatmaps "indicate the state" of the input, paper 2 3.1).
+        Returns (N, N, 3) uint8 BGR.
+        """
+        out = self._network(REMOVAL_ROLE).run(crop, landmarks=landmarks68)
+        return _to_bgr(out[0])
+
+    def _network(self, role: str) -> "AuxiliaryNetwork":
+        try:
+            return self.auxiliary[role]
+        except KeyError:
+            raise ModelError(f"{self.manifest.name} has no {role} network") from None
 
     def probe_inputs(self, crop: np.ndarray, landmarks68: np.ndarray) -> dict[str, np.ndarray]:
         """The generator's inputs for one real face (used by calibration and the bench)."""
@@ -226,14 +263,75 @@ class NeuralGenerator:
 
     def close(self) -> None:
         self.backend.close()
-        if self._landmarks_backend is not None:
-            self._landmarks_backend.close()
+        for network in self.auxiliary.values():
+            network.close()
 
     def __enter__(self) -> "NeuralGenerator":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class AuxiliaryNetwork:
+    """One auxiliary network of a model folder (``manifest.auxiliary[role]``) with reused inputs.
+
+    Its inputs are the registered family ``<family>_<role>``'s, filled like the generator's
+    (:func:`fill_inputs`). Not thread-safe.
+    """
+
+    def __init__(self, manifest: Manifest, role: str, backend: Backend) -> None:
+        self.manifest = manifest
+        self.role = role
+        self.backend = backend
+        self._inputs = _Inputs(network_family(manifest, role)[0].inputs, manifest.image_size)
+
+    @classmethod
+    def open(
+        cls,
+        manifest: Manifest,
+        folder: Path,
+        role: str,
+        backend: str = "onnxruntime",
+        *,
+        threads: int | None = None,
+        on_status: StatusCallback | None = None,
+    ) -> "AuxiliaryNetwork":
+        """Load ``role`` on ``backend`` in fp32 (falling back to another backend with a status).
+
+        Raises ModelError when the folder has no such network or its files are missing/corrupt.
+        """
+        if role not in manifest.auxiliary:
+            raise ModelError(f"{manifest.name} has no {role} network (it has: {', '.join(manifest.auxiliary) or 'none'})")
+        name = parse_spec(backend)[0] if backend and backend != "auto" else "onnxruntime"
+        loaded = open_backend(manifest, folder, name, "fp32", network=role, threads=threads, on_status=on_status)
+        return cls(manifest, role, loaded)
+
+    @property
+    def inputs(self) -> dict[str, np.ndarray]:
+        """The input buffers (batch 1) as filled for the latest :meth:`run`, by input name; read only."""
+        return self._inputs.arrays
+
+    def run(
+        self,
+        crop: np.ndarray,
+        landmarks: np.ndarray | None = None,
+        label: int | str | None = None,
+        intensity: float = 1.0,
+        source: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The network's first output for one (N, N, 3) uint8 BGR crop (a new array, batch axis first)."""
+        fill_inputs(self._inputs, self.manifest, crop, landmarks, label, intensity, source)
+        return np.array(self.backend.run(self._inputs.arrays), dtype=np.float32)
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def _to_bgr(output: np.ndarray) -> np.ndarray:
+    """(3, N, N) float RGB in [-1, 1] -> (N, N, 3) uint8 BGR."""
+    rgb = np.clip((output.transpose(1, 2, 0) + 1.0) * 127.5, 0, 255)
+    return cv2.cvtColor(rgb.round().astype(np.uint8), cv2.COLOR_RGB2BGR)
 
 
 def default_probe(size: int, photo: Path | None = None) -> tuple[np.ndarray, np.ndarray]:

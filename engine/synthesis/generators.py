@@ -9,17 +9,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 import numpy as np
 
 import resources
-from engine.errors import ModelError
+from engine.errors import BackendError, ModelError
 from engine.face.ibug68 import mesh_to_ibug68
 from engine.geometry.align import align_face, transform_points
 from engine.synthesis.composite import paste
 from engine.synthesis.warp import warp_face
 from engine.types import Face
+
+if TYPE_CHECKING:
+    from engine.synthesis.generator import NeuralGenerator
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,10 @@ class RenderRequest:
     image: (H, W, 3) uint8 BGR target photo; face: its detected face; dst_mesh: (478, 2) pixels
     where the face should end up; label/intensity: the expression asked for (label-driven
     models); source_image/source_face: the driving photo and face (image-driven models).
+    by_label: the user asked for ``label`` itself (``fes edit --expression``), not a mesh, so a
+    model that makes its own geometry from a label may: LandmarkGAN's stage I generates the
+    landmarks, G2-GAN's removal network G_R renders 'neutral'. ``dst_mesh`` then only shapes the
+    paste mask.
     """
 
     image: np.ndarray
@@ -45,6 +52,7 @@ class RenderRequest:
     intensity: float = 1.0
     source_image: np.ndarray | None = None
     source_face: Face | None = None
+    by_label: bool = False
 
 
 class Generator(Protocol):
@@ -79,7 +87,9 @@ class LearnedGenerator:
     """A model folder (manifest + ONNX + weights) run by a backend on the aligned crop, pasted back.
 
     With ``manifest.prewarp`` the photo is first mesh-warped to the target shape and the model
-    refines that; otherwise the model sees the original crop and the target geometry.
+    refines that; otherwise the model sees the original crop and the target geometry. A request
+    ``by_label`` goes to the model's own label paths when it has them (see RenderRequest);
+    ``last_landmarks68`` then holds the (68, 2) landmarks stage I generated, in photo pixels.
     ``probe_face`` (a photo and its face) makes the first-use backend calibration run on that
     real face; ``on_status`` hears about backend fallbacks (NaN or black output).
     """
@@ -104,6 +114,29 @@ class LearnedGenerator:
         self._net = NeuralGenerator.open(folder, backend=backend, probe=probe, on_status=on_status)
         self.name = self.manifest.name
         self.description = self.manifest.paper
+        self.last_landmarks68: np.ndarray | None = None
+
+    @property
+    def removes_expressions(self) -> bool:
+        """True for a model with an expression-removal network (G2-GAN's G_R)."""
+        return self._net.removes_expressions
+
+    @property
+    def generates_landmarks(self) -> bool:
+        """True for a model whose landmark network makes the geometry from a label (LandmarkGAN)."""
+        return self._net.generates_landmarks
+
+    @property
+    def network(self) -> "NeuralGenerator":
+        """The model's runtime (backends, auxiliary networks)."""
+        return self._net
+
+    def own_geometry(self, request: RenderRequest) -> bool:
+        """True when :meth:`render` ignores ``request.dst_mesh`` for the face's geometry: a request
+        ``by_label`` for 'neutral' on a model with G_R, or any label on one with a landmark network."""
+        if not request.by_label:
+            return False
+        return (request.label == "neutral" and self.removes_expressions) or self.generates_landmarks
 
     @property
     def backend_label(self) -> str:
@@ -113,14 +146,28 @@ class LearnedGenerator:
     def render(self, request: RenderRequest) -> np.ndarray:
         size = self.manifest.image_size
         base = request.image
+        aligned_on = request.face.landmarks68
         if self.manifest.prewarp:
+            # Pre-warped models were trained on crops aligned on the driven geometry
+            # (training/data/prewarp.py); the warped photo shows that geometry.
             base = warp_face(request.image, request.face.mesh, request.dst_mesh).image
-        crop = align_face(base, request.face.landmarks68, size)
+            aligned_on = mesh_to_ibug68(request.dst_mesh)
+        crop = align_face(base, aligned_on, size)
         driven = transform_points(mesh_to_ibug68(request.dst_mesh), crop.matrix)
+        self.last_landmarks68 = None
+        if self.own_geometry(request) and request.label == "neutral" and self.removes_expressions:
+            own = transform_points(request.face.landmarks68, crop.matrix)
+            return paste(base, self._net.remove_expression(crop.image, own), crop, driven)
+        geometry = driven
+        if self.own_geometry(request):
+            # Stage I's landmarks drive stage II; the paste mask keeps the template's outline, which a
+            # poorly trained G_l (collapsed points) cannot shrink to nothing.
+            geometry = self._net.predict_landmarks(crop.image, request.label, request.intensity)
+            self.last_landmarks68 = transform_points(geometry, crop.inverse).astype(np.float32)
         source_crop = None
         if request.source_image is not None and request.source_face is not None:
             source_crop = align_face(request.source_image, request.source_face.landmarks68, size).image
-        out = self._net.generate(crop.image, driven, request.label, request.intensity, source_crop=source_crop)
+        out = self._net.generate(crop.image, geometry, request.label, request.intensity, source_crop=source_crop)
         return paste(base, out, crop, driven)
 
     def close(self) -> None:
@@ -153,7 +200,36 @@ def open_generator(
     probe_face: tuple[np.ndarray, Face] | None = None,
     on_status: Callable[[str], None] | None = None,
 ) -> Generator:
-    """The generator for ``model`` ('warp', a bundled model name or a folder) on ``backend``."""
+    """The generator for ``model`` ('warp', a bundled model name or a folder) on ``backend``.
+
+    The default model is the one a user never chose: when it cannot be loaded (a corrupt or missing
+    file, no backend) the warp takes its place and ``on_status`` (and the log) says why. Any other
+    model that cannot be loaded raises ModelError / BackendError.
+    """
     if model == WARP:
         return WarpGenerator()
-    return LearnedGenerator(model_folder(model), backend, probe_face, on_status)
+    if model != DEFAULT_MODEL:
+        return _open_learned(model, backend, probe_face, on_status)
+    try:
+        return _open_learned(model, backend, probe_face, on_status)
+    except (ModelError, BackendError) as exc:
+        message = f"the default model {model} could not be loaded ({exc}); using the warp instead"
+        log.warning(message)
+        if on_status is not None:
+            on_status(message)
+        return WarpGenerator()
+
+
+def _open_learned(
+    model: str,
+    backend: str,
+    probe_face: tuple[np.ndarray, Face] | None,
+    on_status: Callable[[str], None] | None,
+) -> Generator:
+    from engine.manifest import load_manifest
+    from engine.synthesis.refiner import RefinerGenerator, is_refiner
+
+    folder = model_folder(model)
+    if is_refiner(load_manifest(folder)):
+        return RefinerGenerator(folder, backend, probe_face, on_status)
+    return LearnedGenerator(folder, backend, probe_face, on_status)

@@ -34,10 +34,12 @@ SMALL_LANDMARKGAN = {"image_size": 32, "ngf": 4, "image_embedding": 16, "label_e
 
 def _export(net: torch.nn.Module, family_name: str, path: Path, size: int) -> None:
     specs = get_family(family_name).inputs
-    args = tuple(
-        torch.zeros(1, s.channels) if s.kind in ("label_onehot", "noise") else torch.zeros(1, s.channels, size, size)
-        for s in specs
-    )
+    def dummy(s):
+        if s.kind in ("label_onehot", "noise"):
+            return torch.zeros(1, s.channels)
+        return torch.zeros(1, s.channels, 2) if s.kind == "landmarks" else torch.zeros(1, s.channels, size, size)
+
+    args = tuple(dummy(s) for s in specs)
     names = [s.name for s in specs]
     with warnings.catch_warnings():  # the TorchScript exporter's deprecation and constant-folding notes
         warnings.simplefilter("ignore")
@@ -419,7 +421,7 @@ def test_generator_inputs_match_the_condition_functions(model: Path) -> None:
     crop = (rng.random((n, n, 3)) * 255).astype(np.uint8)
     landmarks = (canonical68() * n + rng.normal(0, 0.7, (68, 2))).astype(np.float32)
     specs = tuple(get_family("lgan").inputs) + (
-        get_family("landmarkgan").inputs[1],
+        dataclasses.replace(get_family("landmarkgan").inputs[1], name="landmark_image", kind="landmark_image", channels=3),
         get_family("landmarkgan").inputs[2],
         dataclasses.replace(get_family("g2gan").inputs[1], name="single", kind="heatmap1", channels=1),
     )

@@ -136,7 +136,7 @@ def test_a_face_too_small(capsys, tmp_path):
     write_image(path, canvas)
     out = tmp_path / "o.png"
     code, _, err = run(capsys, "edit", path, "--expression", "happy", "-o", out)
-    assert code != 0 and ("px across" in err or "no face" in err)
+    assert code != 0 and "the face is too small" in err and "px across" in err, err
     assert not out.exists()
 
 
@@ -200,7 +200,7 @@ def test_an_existing_output_survives_a_failed_run(capsys, tmp_path):
     before = out.read_bytes()
     blank = tmp_path / "wall.png"
     write_image(blank, np.full((300, 400, 3), 180, np.uint8))
-    code, _, _ = run(capsys, "edit", blank, "--expression", "happy", "-o", out)
+    code, _, _ = run(capsys, "edit", blank, "--expression", "happy", "-o", out, "--overwrite")
     assert code != 0 and out.read_bytes() == before
 
 
@@ -237,10 +237,10 @@ def test_the_console_script_runs_end_to_end(tmp_path):
     assert done.returncode == 0, done.stderr
     assert read_image(out).shape == read_image(NEUTRAL).shape
     assert done.stderr.strip() == ""  # MediaPipe's native start-up chatter does not reach the user
-    bad = subprocess.run([fes, "edit", str(NEUTRAL), "--expression", "smug", "-o", str(out)], capture_output=True, text=True, env=env, timeout=300)
+    bad = subprocess.run([fes, "edit", str(NEUTRAL), "--expression", "smug", "-o", str(out), "--overwrite"], capture_output=True, text=True, env=env, timeout=300)
     assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0
     wall = tmp_path / "wall.png"
     write_image(wall, np.full((300, 400, 3), 180, np.uint8))
-    no_face = subprocess.run([fes, "edit", str(wall), "--expression", "happy", "-o", str(out)], capture_output=True, text=True, env=env, timeout=300)
+    no_face = subprocess.run([fes, "edit", str(wall), "--expression", "happy", "-o", str(out), "--overwrite"], capture_output=True, text=True, env=env, timeout=300)
     assert no_face.returncode == 1
     assert no_face.stderr.strip().splitlines() == ["fes edit: error: no face found in the image"]

@@ -21,7 +21,10 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 LISA = DATA / "cc0" / "lisa_lisa1.jpg"
 LONDON = DATA / "london" / "neutral" / "001.jpg"
 
-pytestmark = pytest.mark.skipif(not LISA.exists(), reason="shared photo set not available")
+@pytest.fixture(autouse=True, scope="module")
+def require_test_photos() -> None:
+    """Missing test data fails every test here; it never skips them."""
+    assert LISA.exists(), f"test data missing: {LISA} (tests/data is part of the repository)"
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,10 @@ from engine.io.video import open_writer
 
 PHOTO = Path(__file__).resolve().parents[1] / "data" / "cc0" / "lisa_lisa2.jpg"
 
-pytestmark = pytest.mark.skipif(not PHOTO.exists(), reason="shared photo set not available")
+@pytest.fixture(autouse=True, scope="module")
+def require_test_photos() -> None:
+    """Missing test data fails every test here; it never skips them."""
+    assert PHOTO.exists(), f"test data missing: {PHOTO} (tests/data is part of the repository)"
 
 
 def test_photo_source_repeats_with_advancing_time() -> None:

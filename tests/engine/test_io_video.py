@@ -21,7 +21,10 @@ NEUTRAL = Path(__file__).resolve().parents[1] / "data" / "london" / "neutral"
 WIDTH, HEIGHT = 160, 120
 FPS = 25.0
 
-pytestmark = pytest.mark.skipif(not NEUTRAL.exists(), reason="shared photo set not available")
+@pytest.fixture(autouse=True, scope="module")
+def require_test_photos() -> None:
+    """Missing test data fails every test here; it never skips them."""
+    assert NEUTRAL.exists(), f"test data missing: {NEUTRAL} (tests/data is part of the repository)"
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,9 @@ from tests.conftest import LONDON
 TINY_ARCHITECTURE = {
     "lgan": {"ngf": 8, "n_blocks": 1},
     "landmarkgan": {"ngf": 8, "image_embedding": 32, "label_embedding": 8},
+    "warpguided": {"ngf": 8, "num_downs": 6},
 }
-TINY_LOSS = {"lgan": {}, "landmarkgan": {"ndf": 8, "landmark_d_width": 16}}
+TINY_LOSS = {"lgan": {}, "landmarkgan": {"ndf": 8, "landmark_d_width": 16}, "warpguided": {"ndf": 8}}
 
 
 def _toml_value(value: object) -> str:

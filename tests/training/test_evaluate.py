@@ -39,3 +39,19 @@ def test_json_and_table(report):
     assert data["methods"][DO_NOTHING]["psnr"] == pytest.approx(report.methods[DO_NOTHING]["psnr"])
     table = report.table()
     assert "psnr" in table and WARP_MESH in table
+
+
+def test_g2gan_removal_is_scored_with_paper_2s_measures(tmp_path_factory):
+    from tests.conftest import LONDON
+    from tests.engine.trained_models import trained_model
+    from training.config import DataConfig
+    from training.evaluate import eval_pairs, removal_scores
+
+    folder = trained_model("g2gan", tmp_path_factory)
+    data = DataConfig(kind="london", root=str(LONDON), size=64, cache_dir=str(tmp_path_factory.mktemp("cache")))
+    pairs = eval_pairs(data, 0, "held_out", limit=3)
+    scores = removal_scores(folder, pairs, "onnxruntime")
+    assert set(scores) == {"removal_psnr_luma", "removal_ssim_rgb", "removal_nothing_psnr_luma", "removal_nothing_ssim_rgb"}
+    # a few-step G_R is far from the real neutral photo; the expressive photo itself is close
+    assert 5.0 < scores["removal_psnr_luma"] < scores["removal_nothing_psnr_luma"]
+    assert -1.0 <= scores["removal_ssim_rgb"] < scores["removal_nothing_ssim_rgb"] <= 1.0

@@ -28,7 +28,7 @@ def test_folder_layout_and_manifest(exported):
     manifest = load_manifest(folder)
     assert manifest == result.manifest
     assert (manifest.family, manifest.image_size, manifest.version, manifest.licence) == ("landmarkgan", 64, "0.1.0", "test only")
-    assert manifest.kinds() == ("image", "landmark_image", "label_onehot")
+    assert manifest.kinds() == ("image", "landmarks", "label_onehot")
     assert manifest.auxiliary == {"landmarks": "landmarks"}
     assert manifest.architecture["ngf"] == 8 and manifest.labels[1] == "happy"
     assert [(n.role, n.family) for n in result.networks] == [("model", "landmarkgan"), ("landmarks", "landmarkgan_landmarks")]

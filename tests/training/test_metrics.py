@@ -18,8 +18,10 @@ from training.metrics import (
     landmark_error,
     load_classifier,
     psnr,
+    psnr_luma,
     rank1,
     ssim,
+    ssim_rgb,
     verification_rates,
 )
 from tests.conftest import london_photo
@@ -44,6 +46,24 @@ def test_ssim_known_values(photo):
     assert ssim(photo, 255 - photo) < 0.0
     noisy = np.clip(photo + np.random.default_rng(0).normal(0, 25, photo.shape), 0, 255).astype(np.uint8)
     assert 0.2 < ssim(photo, noisy) < 0.9
+
+
+def test_paper2_psnr_is_on_luminance(photo):
+    flat = np.full((8, 8, 3), 100, np.uint8)
+    assert psnr_luma(flat, flat + 10) == pytest.approx(10 * math.log10(255**2 / 100), rel=1e-3)
+    bluer = photo.copy()
+    bluer[..., 0] = np.clip(photo[..., 0].astype(np.int16) + 40, 0, 255)
+    # A blue cast moves luminance by about 0.114 of its size: paper 2's PSNR barely drops, RGB PSNR does.
+    assert psnr_luma(photo, bluer) > psnr(photo, bluer) + 10
+
+
+def test_paper2_ssim_is_on_colour(photo):
+    assert ssim_rgb(photo, photo) == pytest.approx(1.0)
+    noisy = photo.copy()
+    noise = np.random.default_rng(0).normal(0, 40, photo.shape[:2])
+    noisy[..., 2] = np.clip(photo[..., 2] + noise, 0, 255).astype(np.uint8)  # red channel only
+    expected = (2.0 + ssim(photo[..., 2], noisy[..., 2])) / 3.0
+    assert ssim_rgb(photo, noisy) == pytest.approx(expected) and expected < 0.9
 
 
 @pytest.fixture(scope="module")

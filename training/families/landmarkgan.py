@@ -3,14 +3,14 @@ translation, trained together one after the other in every step (section III-C, 
 
 Stage I: G_l and its discriminator D_l, loss L_1 = L_cGAN(G_l, D_l) + λ1 L_Landmark (eq. 3-5).
 Stage II: G_e and dual discriminators D_e1, D_e2, loss L_2 = L_LGAN + λ2 L_L1,2 + λ3 L_identity
-(eq. 6-9). Discriminator losses are halved (section III-B) and use binary cross-entropy.
+(eq. 6-9). Discriminator losses are halved (section III-B) and use binary cross-entropy. Both
+stages train jointly: one generator step minimises L_1 + L_2, and stage II's losses reach G_l
+through the landmarks it generated (the landmark image is drawn differentiably inside G_e,
+engine.nets.landmarkgan.splat_landmark_image). Labels carry eq. 10's separate intensity label.
 
 Choices where the paper is silent or cannot be followed literally:
 
-* D_l judges the 68 coordinates (an MLP on the 136 numbers, unconditional as in eq. 3): landmarks
-  are coordinates, and the coloured landmark image is drawn with OpenCV, which has no gradient.
-* Stage II sees the landmark image rendered from G_l's (detached) landmarks with the source photo's
-  colours — the same ``engine.geometry.conditions.landmark_image`` the runtime calls.
+* D_l judges the 68 coordinates (an MLP on the 136 numbers, unconditional as in eq. 3).
 * "Dual discriminators as in GestureGAN": two 70x70 PatchGANs, D_e1 on (x, y) and D_e2 on
   (x, landmark image, y). D_e2's landmark image is the one of the ground-truth target landmarks, for
   real and generated pairs alike, so it checks the output against the true target geometry.
@@ -23,12 +23,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.geometry.conditions import from_unit_range, landmark_image, to_unit_range
 from engine.nets.blocks import ConvNormAct, init_normal
 from engine.nets.landmarkgan import (
     N_LABELS,
@@ -37,6 +35,7 @@ from engine.nets.landmarkgan import (
     ExpressionGenerator,
     LandmarkGanConfig,
     LandmarkGenerator,
+    splat_landmark_image,
 )
 from training.base import FeatureNets, TrainingModel, register_training
 
@@ -48,8 +47,6 @@ class LandmarkGanLoss:
     """Loss weights, discriminator sizes and optimiser settings (paper 5, section III-C).
 
     lambda_landmark (λ1 = 2), lambda_l12 (λ2 = 100), lambda_identity (λ3 = 0.1): eq. 5 and 9.
-    landmark_radius: S_l = 4, radius in crop pixels of the dots of the coloured landmark image; the
-        runtime draws with the same radius (engine.geometry.conditions.landmark_image's default).
     ndf, d_layers: PatchGAN width and depth (pix2pix's 64 and 3 give 70x70 patches).
     landmark_d_width: hidden width of D_l.
     lr, beta1, beta2: Adam, 2e-4, 0.5, 0.999.
@@ -58,7 +55,6 @@ class LandmarkGanLoss:
     lambda_landmark: float = 2.0
     lambda_l12: float = 100.0
     lambda_identity: float = 0.1
-    landmark_radius: int = 4
     ndf: int = 64
     d_layers: int = 3
     landmark_d_width: int = 256
@@ -117,18 +113,6 @@ def l12_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return F.smooth_l1_loss(fake, real, beta=1.0)
 
 
-def render_landmark_images(images: torch.Tensor, landmarks: torch.Tensor, radius: int) -> torch.Tensor:
-    """Coloured landmark images (section III-A) through the runtime's renderer.
-
-    images: Bx3xNxN RGB in [-1, 1] (the colours); landmarks: Bx68x2 crop pixels.
-    Returns Bx3xNxN RGB in [-1, 1] on the images' device; no gradient.
-    """
-    out = []
-    for image, points in zip(images.detach().cpu().numpy(), landmarks.detach().cpu().numpy()):
-        out.append(to_unit_range(landmark_image(from_unit_range(image), points, radius)))
-    return torch.from_numpy(np.stack(out)).to(images.device)
-
-
 def _gan_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
     target = torch.ones_like(logits) if real else torch.zeros_like(logits)
     return F.binary_cross_entropy_with_logits(logits, target)
@@ -177,74 +161,70 @@ class LandmarkGanModel(TrainingModel):
         self.image = batch["src_image"].to(self.device)  # x
         self.target = batch["tgt_image"].to(self.device)  # y
         one_hot = F.one_hot(batch["tgt_label"].to(self.device), N_LABELS).float()
-        self.label = one_hot * batch["tgt_intensity"].to(self.device)[:, None]  # l_e
+        self.label = one_hot * batch["tgt_intensity"].to(self.device)[:, None]  # l_e scaled by l_i (split_label)
         self.noise = torch.randn(self.image.shape[0], NOISE_DIM, device=self.device)  # z_1
-        target_px = batch["tgt_landmarks"].to(self.device)
-        self.target_landmarks = target_px / n  # l, crop units
-        self.target_landmark_image = render_landmark_images(self.image, target_px, self.loss.landmark_radius)
-
-    def _stage1(self) -> torch.Tensor:
-        self.fake_landmarks = self.landmark_generator(self.image, self.label, self.noise)
-        self.landmark_image = render_landmark_images(
-            self.image, self.fake_landmarks.detach() * self.arch.image_size, self.loss.landmark_radius
-        )
-        return self.fake_landmarks
+        self.target_landmarks = batch["tgt_landmarks"].to(self.device) / n  # l, crop units
+        self.target_landmark_image = splat_landmark_image(self.image, self.target_landmarks, self.arch.landmark_radius)
 
     def forward(self) -> torch.Tensor:
-        self._stage1()
-        self.fake = self.generator(self.image, self.landmark_image, self.label)
+        self.fake_landmarks = self.landmark_generator(self.image, self.label, self.noise)
+        self.fake = self.generator(self.image, self.fake_landmarks, self.label)
         return self.fake
 
     def optimize_parameters(self) -> dict[str, float]:
-        return self._stage1_step() | self._stage2_step()
+        """D_l and D_e1, D_e2 on detached fakes, then one joint step of G_l and G_e on L_1 + L_2."""
+        fake = self.forward()
+        losses = self._discriminator_step(fake.detach())
+        for d in (self.landmark_discriminator, self.pair_discriminator, self.triple_discriminator):
+            d.requires_grad_(False)
+        stage1, losses_1 = self._stage1_loss()
+        stage2, losses_2 = self._stage2_loss(fake)
+        for name in ("landmark_generator", "generator"):
+            self._optimizers[name].zero_grad(set_to_none=True)
+        (stage1 + stage2).backward()
+        for name in ("landmark_generator", "generator"):
+            self._optimizers[name].step()
+        for d in (self.landmark_discriminator, self.pair_discriminator, self.triple_discriminator):
+            d.requires_grad_(True)
+        return losses | losses_1 | losses_2
 
-    def _stage1_step(self) -> dict[str, float]:
-        """D_l, then G_l with eq. 5 (G_e and D_e untouched)."""
-        fake = self._stage1()
+    def _judge(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """D_e1 on (x, image) and D_e2 on (x, target landmark image, image): patch logits each."""
+        x, cond = self.image, self.target_landmark_image
+        return self.pair_discriminator(torch.cat([x, image], 1)), self.triple_discriminator(torch.cat([x, cond, image], 1))
+
+    def _discriminator_step(self, fake: torch.Tensor) -> dict[str, float]:
+        """D_l on real vs generated landmarks, D_e1 and D_e2 on real vs generated images (halved BCE)."""
         d = self.landmark_discriminator
-        d.requires_grad_(True)
-        loss_d = 0.5 * (_gan_loss(d(self.target_landmarks), True) + _gan_loss(d(fake.detach()), False))
+        fake_landmarks = self.fake_landmarks.detach()
+        loss_dl = 0.5 * (_gan_loss(d(self.target_landmarks), True) + _gan_loss(d(fake_landmarks), False))
         self._optimizers["landmark_discriminator"].zero_grad(set_to_none=True)
-        loss_d.backward()
+        loss_dl.backward()
         self._optimizers["landmark_discriminator"].step()
 
-        d.requires_grad_(False)
-        loss_gan = _gan_loss(d(fake), True)
-        loss_lm = landmark_loss(fake, self.target_landmarks)
-        self._optimizers["landmark_generator"].zero_grad(set_to_none=True)
-        (loss_gan + self.loss.lambda_landmark * loss_lm).backward()
-        self._optimizers["landmark_generator"].step()
-        return {"D_l": loss_d.item(), "G_l_gan": loss_gan.item(), "G_l_landmark": loss_lm.item()}
-
-    def _stage2_step(self) -> dict[str, float]:
-        """D_e1 and D_e2, then G_e with eq. 9 (G_l and D_l untouched)."""
-        x, y, cond = self.image, self.target, self.target_landmark_image
-        fake = self.generator(x, self.landmark_image, self.label)
-        self.fake = fake
-        pair, triple = self.pair_discriminator, self.triple_discriminator
-
-        def judge(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            return pair(torch.cat([x, image], 1)), triple(torch.cat([x, cond, image], 1))
-
-        for d in (pair, triple):
-            d.requires_grad_(True)
-        real_1, real_2 = judge(y)
-        fake_1, fake_2 = judge(fake.detach())
+        real_1, real_2 = self._judge(self.target)
+        fake_1, fake_2 = self._judge(fake)
         loss_d1 = 0.5 * (_gan_loss(real_1, True) + _gan_loss(fake_1, False))
         loss_d2 = 0.5 * (_gan_loss(real_2, True) + _gan_loss(fake_2, False))
         self._optimizers["discriminator"].zero_grad(set_to_none=True)
         (loss_d1 + loss_d2).backward()
         self._optimizers["discriminator"].step()
+        return {"D_l": loss_dl.item(), "D_e1": loss_d1.item(), "D_e2": loss_d2.item()}
 
-        for d in (pair, triple):
-            d.requires_grad_(False)
-        g_1, g_2 = judge(fake)
+    def _stage1_loss(self) -> tuple[torch.Tensor, dict[str, float]]:
+        """Eq. 5: L_cGAN(G_l, D_l) + λ1 L_Landmark."""
+        loss_gan = _gan_loss(self.landmark_discriminator(self.fake_landmarks), True)
+        loss_lm = landmark_loss(self.fake_landmarks, self.target_landmarks)
+        return loss_gan + self.loss.lambda_landmark * loss_lm, {"G_l_gan": loss_gan.item(), "G_l_landmark": loss_lm.item()}
+
+    def _stage2_loss(self, fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """Eq. 9: L_LGAN + λ2 L_L1,2 + λ3 L_identity; its gradient reaches G_l through the landmarks."""
+        y = self.target
+        g_1, g_2 = self._judge(fake)
         loss_gan = _gan_loss(g_1, True) + _gan_loss(g_2, True)
         loss_l12 = l12_loss(fake, y)
         total = loss_gan + self.loss.lambda_l12 * loss_l12
         losses = {
-            "D_e1": loss_d1.item(),
-            "D_e2": loss_d2.item(),
             "G_e_gan": loss_gan.item(),
             "G_e_l12": loss_l12.item(),
         }
@@ -254,10 +234,7 @@ class LandmarkGanModel(TrainingModel):
             loss_id = F.l1_loss(self.features.identity(fake), real_id)
             total = total + self.loss.lambda_identity * loss_id
             losses["G_identity"] = loss_id.item()
-        self._optimizers["generator"].zero_grad(set_to_none=True)
-        total.backward()
-        self._optimizers["generator"].step()
-        return losses
+        return total, losses
 
     @torch.no_grad()
     def reconstruction_loss(self) -> float:
@@ -265,8 +242,8 @@ class LandmarkGanModel(TrainingModel):
 
     @torch.no_grad()
     def generator_inputs(self) -> tuple[torch.Tensor, ...]:
-        self._stage1()
-        return (self.image, self.landmark_image, self.label)
+        self.forward()
+        return (self.image, self.fake_landmarks, self.label)
 
     def auxiliary_networks(self) -> dict[str, tuple[str, nn.Module, tuple[torch.Tensor, ...]]]:
         """Role -> (engine.nets family, network, its inputs for the current batch), exported beside the generator."""
@@ -287,4 +264,5 @@ class LandmarkGanModel(TrainingModel):
     @torch.no_grad()
     def visuals(self) -> dict[str, torch.Tensor]:
         fake = self.forward()
-        return {"source": self.image, "landmarks": self.landmark_image, "output": fake, "target": self.target}
+        drawn = splat_landmark_image(self.image, self.fake_landmarks, self.arch.landmark_radius)
+        return {"source": self.image, "landmarks": drawn, "output": fake, "target": self.target}

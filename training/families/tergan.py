@@ -7,6 +7,15 @@ person with the wanted expression, so here x_t = ``src_image`` (identity, label 
 x_s = ``tgt_image`` (expression, label ``tgt_label``); the generator's output x̄ should equal
 ``tgt_image``.
 
+Cross-identity pairs (section 3.1.2): x_s and x̄ share the expression and differ in identity. Each
+batch's x_s is the ``tgt_image`` of another person in the batch with the same target label
+(:func:`cross_identity`); the edited person's own ``tgt_image`` is kept as ``truth``, the photo x̄
+should equal, used by the optional ``lambda_truth`` term (not in the paper; 0 keeps eq. 10 as
+written) and by the reconstruction score. Augmentation (section 4.1): every training photo is one
+of five crops (centre, four corners) at ``crop_fraction`` of the side, rotated by one of -6, -3, 0,
+3, 6 degrees and flipped at random (:func:`augment`); x_t and ``truth`` share one draw so pixel
+losses compare aligned faces, x_s gets its own.
+
 Curriculum (``TerGanLoss.pretrain_steps``): for the first steps G_es and G_et are trained as
 expression and identity classifiers (linear heads on f(e) and f(i)); at the switch a frozen copy of
 each becomes the "pre-trained version" whose five conv activations eq. 8 and 9 compare. Afterwards
@@ -50,6 +59,10 @@ class TerGanLoss:
     n_identities: classes of D^i and of G_et's pre-training head; at least the number of people in
         the training split (the paper's datasets have 101 and 80).
     reversal_scale: the gradient reversal layers' lambda (Ganin et al. use 1 after their ramp).
+    cross_identity: x_s from another person with the same label (section 3.1.2); False pairs a
+        person with their own expression photo.
+    augment, crop_fraction: the five-crop / rotation / flip augmentation of section 4.1 (75 of 84 px).
+    lambda_truth: weight of L1(x̄, the edited person's own expression photo); not in the paper.
     lr, betas: Adam; the paper gives Adam and 2e-4. beta1 = 0.5 is the choice of the GANs it builds on
         (DR-GAN, ExprGAN); the paper does not state betas.
     """
@@ -65,9 +78,55 @@ class TerGanLoss:
     pretrain_steps: int = 2000
     n_identities: int = 128
     reversal_scale: float = 1.0
+    cross_identity: bool = True
+    augment: bool = True
+    crop_fraction: float = 75 / 84
+    lambda_truth: float = 0.0
     lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
+
+
+ROTATIONS_DEG = (-6.0, -3.0, 0.0, 3.0, 6.0)
+
+
+def cross_identity(labels: torch.Tensor, people: torch.Tensor) -> torch.Tensor:
+    """Index (B,) of another sample with the same label and a different person, per sample.
+
+    labels, people: (B,) integer tensors. Each same-label group is rotated by one place among its
+    people; a sample whose label no other person shares keeps its own index.
+    """
+    order = torch.arange(labels.shape[0])
+    out = order.clone()
+    for label in labels.unique():
+        group = order[labels.cpu() == label.cpu()]
+        for k, i in enumerate(group.tolist()):
+            for step in range(1, len(group)):
+                j = int(group[(k + step) % len(group)])
+                if int(people[j]) != int(people[i]):
+                    out[i] = j
+                    break
+    return out
+
+
+def augment_params(batch: int, fraction: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """(B, 2, 3) affine_grid matrices: one of five crops, one of five rotations, a coin-flip mirror each."""
+    crop = torch.randint(0, 5, (batch,), generator=generator)
+    angle = torch.tensor(ROTATIONS_DEG)[torch.randint(0, len(ROTATIONS_DEG), (batch,), generator=generator)]
+    flip = torch.where(torch.rand(batch, generator=generator) < 0.5, -1.0, 1.0)
+    margin = 1.0 - fraction
+    corners = torch.tensor([[0.0, 0.0], [-margin, -margin], [margin, -margin], [-margin, margin], [margin, margin]])
+    shift = corners[crop]
+    rad = torch.deg2rad(angle)
+    cos, sin = torch.cos(rad) * fraction, torch.sin(rad) * fraction
+    theta = torch.stack([torch.stack([cos * flip, -sin, shift[:, 0]], 1), torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1)
+    return theta
+
+
+def augment(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """Bx3xNxN images resampled by :func:`augment_params`' matrices (bilinear, border padding), same size."""
+    grid = F.affine_grid(theta.to(images), list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
 class MultiTaskDiscriminator(nn.Module):
@@ -207,14 +266,25 @@ class TerGanModel(TrainingModel):
         return int(self.pretrained.steps) < self.loss.pretrain_steps
 
     def set_input(self, batch: dict[str, torch.Tensor]) -> None:
-        self.identity_image = batch["src_image"].to(self.device)  # x_t
-        self.expression_image = batch["tgt_image"].to(self.device)  # x_s
+        identity, truth = batch["src_image"].to(self.device), batch["tgt_image"].to(self.device)
+        source = torch.arange(truth.shape[0])
+        if self.loss.cross_identity:
+            source = cross_identity(batch["tgt_label"], batch["person"])
+        expression = truth[source.to(self.device)]
+        if self.loss.augment:
+            shared = augment_params(truth.shape[0], self.loss.crop_fraction)
+            identity, truth = augment(identity, shared), augment(truth, shared)
+            expression = augment(expression, augment_params(truth.shape[0], self.loss.crop_fraction))
+        self.identity_image = identity  # x_t
+        self.expression_image = expression  # x_s: same label, another person where the batch has one
+        self.truth = truth  # the person of x_t with x_s's expression: what x̄ should be
         self.identity_label = batch["person"].to(self.device)  # y_t
         if int(self.identity_label.max()) >= self.loss.n_identities:
             raise ValueError(
                 f"person index {int(self.identity_label.max())} needs loss.n_identities > {self.loss.n_identities}"
             )
-        self.expression_label = batch["tgt_label"].to(self.device)  # y_s
+        self.truth_label = batch["tgt_label"].to(self.device)
+        self.expression_label = self.truth_label[source.to(self.device)]  # y_s
         self.identity_expression_label = batch["src_label"].to(self.device)  # expression shown on x_t
 
     def forward(self) -> torch.Tensor:
@@ -228,8 +298,8 @@ class TerGanModel(TrainingModel):
 
     def _pretrain_step(self) -> dict[str, float]:
         """First stage: G_es classifies expressions and G_et identities, on both photos of each pair."""
-        images = torch.cat([self.identity_image, self.expression_image])
-        expressions = torch.cat([self.identity_expression_label, self.expression_label])
+        images = torch.cat([self.identity_image, self.truth])  # both of person y_t
+        expressions = torch.cat([self.identity_expression_label, self.truth_label])
         identities = torch.cat([self.identity_label, self.identity_label])
         g = self.generator
         loss_e = F.cross_entropy(self.expression_head(g.expression_encoder(images)), expressions)
@@ -276,6 +346,7 @@ class TerGanModel(TrainingModel):
         # ... reconstruct both inputs pixel-wise (eq. 6, 7) ...
         loss_irec = F.l1_loss(fake, x_t)
         loss_erec = F.l1_loss(fake, x_s)
+        loss_truth = F.l1_loss(fake, self.truth)
         # ... and match them in the pre-trained encoders' feature spaces (eq. 8, 9).
         features_on = self.loss.pretrain_steps > 0
         if features_on:
@@ -296,6 +367,7 @@ class TerGanModel(TrainingModel):
             + w.lambda_det * loss_det
             + w.lambda_des * loss_des
             + w.lambda_adv * loss_adv
+            + w.lambda_truth * loss_truth
         )
         for name in ("generator", "critics"):
             self._optimizers[name].zero_grad(set_to_none=True)
@@ -314,6 +386,7 @@ class TerGanModel(TrainingModel):
             "G_adv": loss_adv.item(),
             "G_irec": loss_irec.item(),
             "G_erec": loss_erec.item(),
+            "G_truth": loss_truth.item(),
             "D_es": loss_des.item(),
             "D_et": loss_det.item(),
             "recognizer": loss_head.item(),
@@ -332,7 +405,7 @@ class TerGanModel(TrainingModel):
 
     @torch.no_grad()
     def reconstruction_loss(self) -> float:
-        return F.l1_loss(self.generator(self.identity_image, self.expression_image), self.expression_image).item()
+        return F.l1_loss(self.generator(self.identity_image, self.expression_image), self.truth).item()
 
     def generator_inputs(self) -> tuple[torch.Tensor, ...]:
         return (self.identity_image, self.expression_image)
@@ -361,4 +434,5 @@ class TerGanModel(TrainingModel):
 
     @torch.no_grad()
     def visuals(self) -> dict[str, torch.Tensor]:
-        return {"identity": self.identity_image, "expression": self.expression_image, "output": self.forward()}
+        return {"identity": self.identity_image, "expression": self.expression_image, "output": self.forward(),
+                "target": self.truth}
