@@ -46,6 +46,7 @@ from engine.synthesis.warp import warp_face
 from training.config import DataConfig, config_from_dict, load_config
 from training.data.pairs import PairDataset, make_pairs
 from training.export import export_checkpoint, load_exported
+from training.judges import MEASURABLE, ExpressionJudge
 from training.metrics import (
     FMD_NAME,
     DlibIdentity,
@@ -218,6 +219,24 @@ class _Tools:
     classifier: nn.Module | None = None
     classifier_size: int = 0
     inception: InceptionFid | None = None
+    judge: ExpressionJudge | None = None
+
+
+def judge_recognition(judge: ExpressionJudge, tracker: FaceTracker, images: list[np.ndarray], labels: list[str]) -> float | None:
+    """Paper 5's Table II measure: the share of images the independent FER-2013 judge reads as
+    their label (only labels it knows; a face MediaPipe cannot find counts as not recognised).
+    None when no label is measurable."""
+    hits = []
+    for image, label in zip(images, labels):
+        if label not in MEASURABLE:
+            continue
+        scale = DETECT_SIZE / image.shape[0]
+        big = cv2.resize(image, (DETECT_SIZE, DETECT_SIZE), interpolation=cv2.INTER_CUBIC) if scale != 1 else image
+        try:
+            hits.append(judge.label(big, tracker.detect(big).face.mesh) == label)
+        except NoFaceError:
+            hits.append(False)
+    return float(np.mean(hits)) if hits else None
 
 
 def _detect_landmarks(tracker: FaceTracker, image: np.ndarray) -> np.ndarray | None:
@@ -280,6 +299,10 @@ def score(outputs: list[np.ndarray], pairs: list[EvalPair], tools: _Tools) -> di
     if tools.classifier is not None:
         labels = [label_index(p.label) for p in pairs]
         result["expression_accuracy"] = expression_accuracy(tools.classifier, outputs, labels, tools.classifier_size)
+    if tools.judge is not None:
+        rate = judge_recognition(tools.judge, tools.tracker, outputs, [p.label for p in pairs])
+        if rate is not None:
+            result["judge_recognition"] = rate
     return result
 
 
@@ -366,12 +389,16 @@ def _evaluate_folder(folder: Path, label: str, data: DataConfig, seed: int, back
             classifier=net,
             classifier_size=size,
             inception=InceptionFid(inception) if inception else None,
+            judge=ExpressionJudge(),
         )
         if inception is None:
             notes.append(f"FID needs Inception weights (--inception); {FMD_NAME} is the offline MobileNetV2 variant")
         scores = {name: score(images, pairs, tools) for name, images in methods.items()}
         if net is not None:
             reference["expression_accuracy"] = expression_accuracy(net, targets, [label_index(p.label) for p in pairs], size)
+        real_rate = judge_recognition(tools.judge, tracker, targets, [p.label for p in pairs])
+        if real_rate is not None:
+            reference["judge_recognition"] = real_rate
         detected = [_detect_landmarks(tracker, t) for t in targets]
         found = [(d, p.target_landmarks) for d, p in zip(detected, pairs) if d is not None]
         if found:

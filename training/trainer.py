@@ -219,7 +219,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile, KeyError) as exc:
         # torch's own text advises retrying with weights_only=False, which would run whatever
         # code the file holds: say what is wrong with the file and nothing more.
-        raise CheckpointError(f"{path}: corrupt, truncated or not a checkpoint ({type(exc).__name__})") from exc
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint, or not a checkpoint ({type(exc).__name__})") from exc
     required = ("format", "family", "step", "generator", "architecture", "loss", "config", "networks", "optimizers")
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT or any(k not in state for k in required):
         raise CheckpointError(f"{path}: not a fes-train checkpoint (expected format {CHECKPOINT_FORMAT})")

@@ -65,6 +65,7 @@ class ArtifactKey:
     device: GPU name (``torch.cuda.get_device_name``), or ``"cpu"``.
     runtime_version: version of the runtime that built it (``tensorrt.__version__``, ORT's).
     precision: ``fp16``, ``fp32``, ``int8``.
+    settings: build settings the artefact depends on (TensorRT: workspace, batch range, TF32).
     """
 
     kind: str
@@ -72,6 +73,7 @@ class ArtifactKey:
     device: str
     runtime_version: str
     precision: str
+    settings: str = ""
 
     def digest(self) -> str:
         text = json.dumps(asdict(self), sort_keys=True)

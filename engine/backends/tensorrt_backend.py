@@ -11,9 +11,17 @@ Running uses device buffers allocated once per batch size through PyTorch's CUDA
 ``execute_async_v3`` on a dedicated stream; a frame costs two copies and no allocation.
 
 ``tensorrt`` is imported lazily: this module imports cleanly, and :meth:`TensorRTBackend.available`
-is False, on machines without it or without CUDA. A failed build raises :class:`BackendError`
-with TensorRT's reason; :func:`engine.backends.select.open_backend` then falls back to the next
-backend and says why.
+is False (with the reason in :meth:`TensorRTBackend.describe`), on machines without it, without
+CUDA, with a TensorRT major other than :data:`SUPPORTED_MAJOR` (the ``tensorrt`` extra pins
+``tensorrt-cu12`` 10.x), or whose import fails in any way (a broken install). Any exception from
+building, loading or running an engine becomes a :class:`BackendError` with TensorRT's reason;
+:func:`engine.backends.select.open_backend` then falls back to the next backend and says why.
+
+fp32 engines are built with TF32 cleared, so they compute in true fp32 like the torch and ONNX
+Runtime references they are compared with. One process-wide TensorRT logger (:func:`trt_logger`)
+serves every builder and runtime and keeps the recent error lines for failure messages. The
+engine cache key holds the model hash, GPU, TensorRT version with the CUDA version of the torch
+build, precision and the build settings (workspace, batch range, TF32).
 """
 
 from __future__ import annotations
@@ -28,13 +36,15 @@ import numpy as np
 
 from engine.backends.base import GENERATOR, Backend, check_precision, network_file, register_backend
 from engine.backends.cache import ArtifactCache, ArtifactKey, file_sha256, write_atomic
-from engine.errors import BackendError, ModelError, OutputError
+from engine.errors import BackendError, FesError, ModelError, OutputError
 from engine.manifest import Manifest
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 4
 WORKSPACE_BYTES = 2 << 30
+SUPPORTED_MAJOR = 10
+"""The TensorRT major this backend is written for (BuilderFlag.FP16 and friends went in 11)."""
 ENGINE_SUFFIX = ".engine"
 TIMING_SUFFIX = ".timing"
 
@@ -42,11 +52,29 @@ ProgressCallback = Callable[[str, int, int], bool]
 """(phase name, steps done, steps in phase) -> keep going; return False to cancel a build."""
 
 
+_UNAVAILABLE: list[str] = []  # why tensorrt could not be used, filled by _trt()
+
+
 @lru_cache(maxsize=1)
 def _trt() -> Any | None:
+    """The tensorrt module, or None (reason in ``_UNAVAILABLE``) when it is missing, broken or
+    of an unsupported major. Any exception from the import counts: a damaged install raises
+    OSError or FileNotFoundError rather than ImportError."""
     try:
         import tensorrt as trt
     except ImportError:
+        _UNAVAILABLE.append("the tensorrt package is not installed (pip install 'fes-desktop[tensorrt]')")
+        return None
+    except Exception as exc:  # a broken install (missing DLL, bad wheel) must not take the other backends down
+        _UNAVAILABLE.append(f"tensorrt is installed but does not import ({type(exc).__name__}: {exc})")
+        log.warning("tensorrt does not import: %s", exc)
+        return None
+    major = str(getattr(trt, "__version__", "0")).split(".")[0]
+    if major != str(SUPPORTED_MAJOR):
+        _UNAVAILABLE.append(
+            f"tensorrt {getattr(trt, '__version__', '?')} is installed; this backend needs {SUPPORTED_MAJOR}.x "
+            "(pip install 'fes-desktop[tensorrt]')"
+        )
         return None
     return trt
 
@@ -55,9 +83,18 @@ def _trt() -> Any | None:
 def _cuda_ok() -> bool:
     try:
         import torch
-    except ImportError:
+
+        return bool(torch.cuda.is_available())
+    except Exception as exc:  # a CUDA that cannot start raises from deep inside torch
+        log.warning("CUDA is not usable: %s", exc)
         return False
-    return bool(torch.cuda.is_available())
+
+
+def cuda_variant() -> str:
+    """The CUDA version of the torch build that owns the device buffers, e.g. ``cuda12.6``."""
+    import torch
+
+    return f"cuda{torch.version.cuda}"
 
 
 def gpu_name() -> str:
@@ -66,9 +103,20 @@ def gpu_name() -> str:
     return torch.cuda.get_device_name(torch.cuda.current_device())
 
 
+def build_settings(precision: str) -> str:
+    """What else the engine depends on: workspace, batch range and TF32 (off for fp32)."""
+    return f"workspace={WORKSPACE_BYTES};batch=1-{MAX_BATCH};tf32={'off' if precision == 'fp32' else 'on'}"
+
+
+def runtime_version(trt: Any) -> str:
+    """TensorRT's version with the CUDA it runs on, e.g. ``10.13.0+cuda12.6``."""
+    return f"{trt.__version__}+{cuda_variant()}"
+
+
 def engine_key(onnx_path: Path, precision: str, device: str, trt_version: str) -> ArtifactKey:
-    """The cache key of a TensorRT engine built from ``onnx_path``."""
-    return ArtifactKey("tensorrt", file_sha256(onnx_path), device, trt_version, precision)
+    """The cache key of a TensorRT engine built from ``onnx_path`` (``trt_version`` as
+    :func:`runtime_version` gives it)."""
+    return ArtifactKey("tensorrt", file_sha256(onnx_path), device, trt_version, precision, build_settings(precision))
 
 
 def timing_key(device: str, trt_version: str) -> ArtifactKey:
@@ -99,27 +147,49 @@ def _progress_monitor(trt: Any, callback: ProgressCallback | None) -> Any:
     return BuildProgress()
 
 
-class _Logger:
-    """Routes TensorRT's log into :mod:`logging` and keeps the errors for the failure message."""
+class _LogSink:
+    """Routes TensorRT's log into :mod:`logging` and keeps the latest error lines for messages."""
 
-    def __init__(self, trt: Any) -> None:
-        outer = self
+    KEEP = 50
+
+    def __init__(self) -> None:
         self.errors: list[str] = []
 
-        class Logger(trt.ILogger):
-            def __init__(self) -> None:
-                trt.ILogger.__init__(self)
+    def record(self, error: str) -> None:
+        self.errors.append(error)
+        del self.errors[: -self.KEEP]
 
-            def log(self, severity: Any, msg: str) -> None:
-                if severity in (trt.ILogger.Severity.INTERNAL_ERROR, trt.ILogger.Severity.ERROR):
-                    outer.errors.append(msg)
-                    log.error("TensorRT: %s", msg)
-                elif severity == trt.ILogger.Severity.WARNING:
-                    log.warning("TensorRT: %s", msg)
-                else:
-                    log.debug("TensorRT: %s", msg)
+    def since(self, mark: int) -> list[str]:
+        """Error lines recorded after :meth:`mark` returned ``mark``."""
+        return self.errors[mark:] if mark <= len(self.errors) else self.errors[-3:]
 
-        self.logger = Logger()
+    def mark(self) -> int:
+        return len(self.errors)
+
+
+_SINK = _LogSink()
+
+
+@lru_cache(maxsize=1)
+def trt_logger() -> Any:
+    """The one ``trt.ILogger`` of this process: TensorRT keeps the first logger it is given for
+    the process, so per-builder loggers would lose the error text of later builds."""
+    trt = _trt()
+
+    class Logger(trt.ILogger):
+        def __init__(self) -> None:
+            trt.ILogger.__init__(self)
+
+        def log(self, severity: Any, msg: str) -> None:
+            if severity in (trt.ILogger.Severity.INTERNAL_ERROR, trt.ILogger.Severity.ERROR):
+                _SINK.record(msg)
+                log.error("TensorRT: %s", msg)
+            elif severity == trt.ILogger.Severity.WARNING:
+                log.warning("TensorRT: %s", msg)
+            else:
+                log.debug("TensorRT: %s", msg)
+
+    return Logger()
 
 
 _BUILD_LOCK = threading.Lock()
@@ -134,22 +204,33 @@ def build_engine(
 ) -> bytes:
     """Serialised engine for ``onnx_path`` in ``precision``, from the cache or built now.
 
-    Raises ModelError when the ONNX file cannot be parsed, BackendError when the build fails.
+    Raises ModelError when the ONNX file cannot be parsed, BackendError when the build fails for
+    any reason (TensorRT's own exceptions, an API this TensorRT lacks, CUDA not starting).
     """
     trt = _trt()
     if trt is None or not _cuda_ok():
         raise BackendError("TensorRT needs the tensorrt package and a CUDA GPU")
-    cache = cache or ArtifactCache()
+    try:
+        return _build_engine(trt, onnx_path, precision, cache or ArtifactCache(), progress)
+    except FesError:
+        raise
+    except Exception as exc:  # TensorRT raises TypeError, RuntimeError, AttributeError... for a broken setup
+        raise BackendError(f"TensorRT build of {onnx_path.name} ({precision}) failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _build_engine(trt: Any, onnx_path: Path, precision: str, cache: ArtifactCache, progress: ProgressCallback | None) -> bytes:
     device = gpu_name()
-    key = engine_key(onnx_path, precision, device, trt.__version__)
+    version = runtime_version(trt)
+    key = engine_key(onnx_path, precision, device, version)
     with _BUILD_LOCK:
         cached = cache.get(key, ENGINE_SUFFIX)
         if cached is not None:
             return cached
-        logger = _Logger(trt)
-        builder = trt.Builder(logger.logger)
+        logger = trt_logger()
+        mark = _SINK.mark()
+        builder = trt.Builder(logger)
         network = builder.create_network(0)
-        parser = trt.OnnxParser(network, logger.logger)
+        parser = trt.OnnxParser(network, logger)
         if not parser.parse(onnx_path.read_bytes(), str(onnx_path)):
             errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
             raise ModelError(f"{onnx_path}: TensorRT cannot parse the ONNX model ({errors})")
@@ -157,6 +238,8 @@ def build_engine(
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
         if precision == "fp16":
             config.set_flag(trt.BuilderFlag.FP16)
+        else:
+            config.clear_flag(trt.BuilderFlag.TF32)
         profile = builder.create_optimization_profile()
         for i in range(network.num_inputs):
             tensor = network.get_input(i)
@@ -165,14 +248,14 @@ def build_engine(
                 raise BackendError(f"{onnx_path}: input {tensor.name} has dynamic non-batch axes {tuple(tensor.shape)}")
             profile.set_shape(tensor.name, (1, *rest), (1, *rest), (MAX_BATCH, *rest))
         config.add_optimization_profile(profile)
-        tkey = timing_key(device, trt.__version__)
+        tkey = timing_key(device, version)
         timing = config.create_timing_cache(cache.get(tkey, TIMING_SUFFIX) or b"")
         config.set_timing_cache(timing, ignore_mismatch=False)
         config.progress_monitor = _progress_monitor(trt, progress)
         log.info("building TensorRT %s engine for %s on %s (once per model and GPU)", precision, onnx_path.name, device)
         serialized = builder.build_serialized_network(network, config)
         if serialized is None:
-            reason = "; ".join(logger.errors[-3:]) or "cancelled or no reason given"
+            reason = "; ".join(_SINK.since(mark)[-3:]) or "cancelled or no reason given"
             raise BackendError(f"TensorRT build of {onnx_path.name} ({precision}) failed: {reason}")
         data = bytes(serialized)
         try:
@@ -220,7 +303,7 @@ class TensorRTBackend(Backend):
     def describe(cls) -> str:
         trt = _trt()
         if trt is None:
-            return "the tensorrt package is not installed (pip install 'fes-desktop[tensorrt]')"
+            return _UNAVAILABLE[-1] if _UNAVAILABLE else "tensorrt is not usable"
         if not _cuda_ok():
             return f"tensorrt {trt.__version__} is installed but no CUDA GPU is usable"
         return f"tensorrt {trt.__version__}, {gpu_name()}"
@@ -251,13 +334,19 @@ class TensorRTBackend(Backend):
         trt = _trt()
         cache = cache or ArtifactCache()
         data = build_engine(onnx_path, precision, cache=cache, progress=progress)
-        logger = _Logger(trt)
-        runtime = trt.Runtime(logger.logger)
-        engine = runtime.deserialize_cuda_engine(data)
-        if engine is None:
-            cache.discard(engine_key(onnx_path, precision, gpu_name(), trt.__version__), ENGINE_SUFFIX)
-            raise BackendError(f"cached TensorRT engine for {onnx_path.name} did not load ({'; '.join(logger.errors) or 'unknown'}); removed, it will be rebuilt")
-        return cls(runtime, engine, precision, f"cuda ({gpu_name()})")
+        mark = _SINK.mark()
+        try:
+            runtime = trt.Runtime(trt_logger())
+            engine = runtime.deserialize_cuda_engine(data)
+            if engine is None:
+                cache.discard(engine_key(onnx_path, precision, gpu_name(), runtime_version(trt)), ENGINE_SUFFIX)
+                reason = "; ".join(_SINK.since(mark)) or "unknown"
+                raise BackendError(f"cached TensorRT engine for {onnx_path.name} did not load ({reason}); removed, it will be rebuilt")
+            return cls(runtime, engine, precision, f"cuda ({gpu_name()})")
+        except FesError:
+            raise
+        except Exception as exc:  # CUDA failing to start, an API this TensorRT lacks, out of memory...
+            raise BackendError(f"TensorRT could not load {onnx_path.name} ({precision}): {type(exc).__name__}: {exc}") from exc
 
     def _allocate(self, shapes: dict[str, tuple[int, ...]]) -> None:
         torch = self._torch
@@ -273,12 +362,24 @@ class TensorRTBackend(Backend):
         self._batch = next(iter(shapes.values()))[0]
 
     def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        """Run one batch (at most ``MAX_BATCH``). The returned array is reused by the next call."""
-        torch = self._torch
+        """Run one batch (at most ``MAX_BATCH``). The returned array is reused by the next call.
+
+        Raises BackendError for any failure, so the guarded backend falls back to the next one.
+        """
         try:
             values = {name: inputs[name] for name in self._inputs}
         except KeyError as exc:
             raise BackendError(f"missing input {exc}; the model takes {', '.join(self._inputs)}") from None
+        try:
+            return self._run(values)
+        except FesError:
+            raise
+        except Exception as exc:  # CUDA errors surface as RuntimeError from torch or TensorRT
+            raise BackendError(f"TensorRT run failed: {type(exc).__name__}: {exc}") from exc
+
+    def _run(self, values: dict[str, np.ndarray]) -> np.ndarray:
+        """Copy in, execute on the backend's stream, copy out (into the reused pinned buffer)."""
+        torch = self._torch
         batch = next(iter(values.values())).shape[0]
         if batch > MAX_BATCH:
             raise BackendError(f"batch {batch} exceeds the engine's profile (max {MAX_BATCH})")

@@ -33,6 +33,7 @@ from engine.manifest import load_manifest
 from engine.pipeline import LivePipeline, PipelineOptions, PipelineResult, PipelineStats, run_sequential
 from engine.synthesis.generator import NeuralGenerator, probe_inputs
 from engine.synthesis.generators import WARP, available_models, model_folder
+from engine.synthesis.refiner import RefinerGenerator, is_refiner
 
 DRIVING = resources.SAMPLES / "driving.mp4"
 TARGET = resources.SAMPLES / "target_f.jpg"
@@ -157,11 +158,10 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50": round(float(p50), 3), "p95": round(float(p95), 3)}
 
 
-def generator_times(folder: Path, crop: np.ndarray, landmarks: np.ndarray, runs: int) -> dict[str, dict]:
-    """Per backend-precision p50/p95 ms of the generator alone on one real face, with SSIM and
-    max-abs against the fp32 reference (the first fp32 backend timed)."""
+def generator_times(folder: Path, probe: dict[str, np.ndarray], runs: int) -> dict[str, dict]:
+    """Per backend-precision p50/p95 ms of the generator alone on one real face (``probe``: its
+    inputs, batch 1), with SSIM and max-abs against the fp32 reference (the first fp32 backend timed)."""
     manifest = load_manifest(folder)
-    probe = probe_inputs(manifest, crop, landmarks)
     results: dict[str, dict] = {}
     reference: np.ndarray | None = None
     pairs = sorted(candidates(), key=lambda p: p[1] != "fp32")
@@ -236,14 +236,20 @@ def run(args: argparse.Namespace) -> int:
         report["generator_ms"] = {}
         if model != WARP:
             folder = model_folder(model)
-            with NeuralGenerator.open(folder, args.backend) as gen:
+            manifest = load_manifest(folder)
+            face = reenactor.target_face
+            if is_refiner(manifest):
+                gen = RefinerGenerator(folder, args.backend, (target, face))
+                probe = gen.inputs(target, face.mesh)
+            else:
+                gen = NeuralGenerator.open(folder, args.backend)
+                crop = align_face(target, face.landmarks68, manifest.image_size)
+                probe = probe_inputs(manifest, crop.image, transform_points(face.landmarks68, crop.matrix))
+            with gen:
                 report["backend"] = gen.backend_label
                 report["backend_choice"] = gen.choice.summary()
-            size = load_manifest(folder).image_size
-            lm = reenactor.target_face.landmarks68
-            crop = align_face(target, lm, size)
             note(f"timing the generator on every backend ({args.generator_runs} runs each)")
-            report["generator_ms"] = generator_times(folder, crop.image, transform_points(lm, crop.matrix), args.generator_runs)
+            report["generator_ms"] = generator_times(folder, probe, args.generator_runs)
     report.update(
         frames=piped.frames_output,
         fps=round(piped.fps_overall, 2),

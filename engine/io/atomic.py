@@ -75,7 +75,7 @@ def _hidden_sibling(final: Path, tag: str, *, keep_suffix: bool) -> Path:
 
 
 def _sibling_pattern(final: Path) -> re.Pattern[str]:
-    """Matches the hidden names :func:`_hidden_sibling` gives ``final``; group 1 is the process id."""
+    """Matches the hidden names :func:`_hidden_sibling` gives ``final``; group 1 (file) or 2 (folder) is the process id."""
     token = r"(?:tmp|old)-(\d+)-[0-9a-f]{8}"
     file_form = re.escape(f".{final.stem}.") + token + re.escape(final.suffix)
     dir_form = re.escape(f".{final.name}.") + token
@@ -120,7 +120,7 @@ def remove_stale_temps(final: Path | str) -> list[Path]:
         return removed
     for entry in entries:
         match = pattern.fullmatch(entry.name)
-        if match is None or process_alive(int(match.group(1))):
+        if match is None or process_alive(int(match.group(1) or match.group(2))):
             continue
         path = Path(entry.path)
         if entry.is_dir(follow_symlinks=False):

@@ -99,8 +99,18 @@ class RefinerGenerator:
             with FaceTracker.create(TrackerOptions(smoothing=None)) as tracker:
                 probe_face = (image, tracker.detect(image).face)
         image, face = probe_face
-        self._fill(image, face.mesh)
+        return self.inputs(image, face.mesh)
+
+    def inputs(self, warped: np.ndarray, dst_mesh: np.ndarray) -> dict[str, np.ndarray]:
+        """The network's inputs (fresh arrays, batch 1) for a photo already warped to ``dst_mesh``."""
+        self._fill(warped, np.asarray(dst_mesh, np.float64))
         return {self._names[0]: self._image.copy(), self._names[1]: self._guidance.copy()}
+
+    def __enter__(self) -> "RefinerGenerator":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _fill(self, warped: np.ndarray, dst_mesh: np.ndarray) -> np.ndarray:
         """Fill the input buffers from the warped photo; returns the photo -> crop matrix."""

@@ -7,7 +7,6 @@ PyTorch-default weights so outputs span a real range), exported to ONNX the way 
 from __future__ import annotations
 
 import dataclasses
-import types
 import warnings
 from pathlib import Path
 
@@ -224,9 +223,11 @@ def test_artifact_key_changes_with_every_dependency(model: Path, tmp_path: Path)
         dataclasses.replace(base, device="NVIDIA GeForce RTX 4090"),
         dataclasses.replace(base, runtime_version="10.10.0"),
         dataclasses.replace(base, precision="fp32"),
+        dataclasses.replace(base, runtime_version="10.9.0+cuda13.0"),
+        dataclasses.replace(base, settings="workspace=1;batch=1-4;tf32=on"),
     ]
     names = {base.filename(".engine")} | {v.filename(".engine") for v in variants}
-    assert len(names) == 5
+    assert len(names) == 7
     assert ArtifactKey("tensorrt", onnx_hash, "NVIDIA H100", "10.9.0", "fp16").digest() == base.digest()
     changed = tmp_path / "changed.onnx"
     changed.write_bytes((model / "model.onnx").read_bytes() + b"\x00")
@@ -254,132 +255,6 @@ def test_int8_model_is_built_once_and_reused(model: Path, private_cache: Path) -
     assert first == second and second.stat().st_mtime_ns == stamp
     assert cache.hits == 1 and cache.misses == 1
     assert "onnxruntime-int8" in first.name
-
-
-class _FakeTensorRT(types.SimpleNamespace):
-    """Just enough of the tensorrt 10 module for build_engine's control flow (no GPU)."""
-
-
-def fake_tensorrt(builds: list[str]) -> _FakeTensorRT:
-    class ILogger:
-        class Severity:
-            INTERNAL_ERROR, ERROR, WARNING, INFO, VERBOSE = range(5)
-
-        def __init__(self) -> None:
-            pass
-
-    class IProgressMonitor:
-        def __init__(self) -> None:
-            pass
-
-    class Tensor:
-        name = "image"
-        shape = (-1, 3, 32, 32)
-
-    class Network:
-        num_inputs = 1
-
-        def get_input(self, i: int) -> Tensor:
-            return Tensor()
-
-    class Profile:
-        def __init__(self) -> None:
-            self.shapes = {}
-
-        def set_shape(self, name, lo, opt, hi) -> None:
-            self.shapes[name] = (lo, opt, hi)
-
-    class TimingCache:
-        def serialize(self) -> bytes:
-            return b"timing"
-
-    class Config:
-        progress_monitor = None
-
-        def set_memory_pool_limit(self, pool, size) -> None: ...
-
-        def set_flag(self, flag) -> None:
-            self.fp16 = True
-
-        def add_optimization_profile(self, profile) -> None:
-            assert profile.shapes["image"] == ((1, 3, 32, 32), (1, 3, 32, 32), (4, 3, 32, 32))
-
-        def create_timing_cache(self, data: bytes) -> TimingCache:
-            return TimingCache()
-
-        def set_timing_cache(self, cache, ignore_mismatch) -> None: ...
-
-        def get_timing_cache(self) -> TimingCache:
-            return TimingCache()
-
-    class Builder:
-        def __init__(self, logger) -> None: ...
-
-        def create_network(self, flags: int) -> Network:
-            return Network()
-
-        def create_builder_config(self) -> Config:
-            return Config()
-
-        def create_optimization_profile(self) -> Profile:
-            return Profile()
-
-        def build_serialized_network(self, network, config) -> bytes:
-            monitor = config.progress_monitor
-            monitor.phase_start("Building engine", None, 2)
-            monitor.step_complete("Building engine", 0)
-            monitor.phase_finish("Building engine")
-            builds.append("fp16" if getattr(config, "fp16", False) else "fp32")
-            return b"serialized-engine"
-
-    class OnnxParser:
-        num_errors = 0
-
-        def __init__(self, network, logger) -> None: ...
-
-        def parse(self, data: bytes, path: str) -> bool:
-            return data.startswith(b"\x08")  # an ONNX ModelProto starts with field 1 (ir_version)
-
-    return _FakeTensorRT(
-        __version__="10.99.0",
-        ILogger=ILogger,
-        IProgressMonitor=IProgressMonitor,
-        Builder=Builder,
-        OnnxParser=OnnxParser,
-        MemoryPoolType=types.SimpleNamespace(WORKSPACE=0),
-        BuilderFlag=types.SimpleNamespace(FP16=1),
-    )
-
-
-def test_tensorrt_engine_is_cached_per_precision_and_reused(model: Path, private_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.backends import tensorrt_backend as trt_backend
-
-    builds: list[str] = []
-    monkeypatch.setattr(trt_backend, "_trt", lambda: fake_tensorrt(builds))
-    monkeypatch.setattr(trt_backend, "_cuda_ok", lambda: True)
-    monkeypatch.setattr(trt_backend, "gpu_name", lambda: "Fake GPU")
-    cache = ArtifactCache(private_cache / "engines")
-    progress: list[tuple[str, int, int]] = []
-
-    def on_progress(phase: str, done: int, total: int) -> bool:
-        progress.append((phase, done, total))
-        return True
-
-    onnx = model / "model.onnx"
-    assert trt_backend.build_engine(onnx, "fp16", cache=cache, progress=on_progress) == b"serialized-engine"
-    assert progress == [("Building engine", 1, 2)]
-    assert trt_backend.build_engine(onnx, "fp16", cache=cache) == b"serialized-engine"
-    assert builds == ["fp16"], "the second load must reuse the cached engine"
-    trt_backend.build_engine(onnx, "fp32", cache=cache)
-    assert builds == ["fp16", "fp32"]
-    assert cache.find(trt_backend.timing_key("Fake GPU", "10.99.0"), trt_backend.TIMING_SUFFIX) is not None
-    monkeypatch.setattr(trt_backend, "gpu_name", lambda: "Other GPU")
-    trt_backend.build_engine(onnx, "fp16", cache=cache)
-    assert builds == ["fp16", "fp32", "fp16"]
-    bad = model.parent / "not-onnx.onnx"
-    bad.write_bytes(b"garbage")
-    with pytest.raises(ModelError, match="cannot parse"):
-        trt_backend.build_engine(bad, "fp16", cache=cache)
 
 
 def test_tensorrt_is_unavailable_without_cuda_and_says_why(model: Path) -> None:

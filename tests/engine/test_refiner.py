@@ -1,6 +1,7 @@
-"""The shipped warp-guided model (the default generator): loads from its manifest, paints inside the
-mouth what the warp cannot, leaves every pixel outside its attention mask exactly the warp's, and a
-broken copy of it falls back to the warp with a message."""
+"""The shipped warp-guided model: loads from its manifest, paints inside the mouth what the warp cannot,
+leaves every pixel outside its attention mask exactly the warp's, and a broken default model falls
+back to the warp with a message. (It is not yet the default: docs/results.md says by how much it
+falls short of the oracle warp.)"""
 
 from __future__ import annotations
 
@@ -13,18 +14,19 @@ import pytest
 from engine.geometry.align import similarity, transform_points
 from engine.io import read_image
 from engine.synthesis import generators
-from engine.synthesis.generators import DEFAULT_MODEL, RenderRequest, WarpGenerator, model_folder, open_generator
+from engine.synthesis.generators import RenderRequest, WarpGenerator, model_folder, open_generator
 from engine.synthesis.guidance import LIPS_INNER
 from engine.synthesis.refiner import RefinerGenerator
 from engine.synthesis.warp import warp_face
 from tests.conftest import held_out_people, london_photo
 
 STABLE = [33, 133, 362, 263, 168, 6, 197, 195, 5, 4]
+SHIPPED = "warpguided-london-256"
 
 
 @pytest.fixture(scope="module")
 def refiner():
-    gen = open_generator(DEFAULT_MODEL)
+    gen = open_generator(SHIPPED)
     yield gen
     gen.close()
 
@@ -40,10 +42,10 @@ def smile_request(tracker):
     return RenderRequest(neutral, n, dst)
 
 
-def test_the_default_model_is_the_shipped_warp_guided_model_and_loads_from_its_manifest(refiner):
+def test_the_shipped_warp_guided_model_loads_from_its_manifest(refiner):
     assert isinstance(refiner, RefinerGenerator)
     assert refiner.manifest.prewarp and refiner.manifest.outputs == ("image", "attention")
-    assert (model_folder(DEFAULT_MODEL) / refiner.manifest.onnx).is_file()
+    assert (model_folder(SHIPPED) / refiner.manifest.onnx).is_file()
 
 
 def test_it_paints_inside_the_open_mouth_where_the_warp_has_only_its_slab(refiner, smile_request):
@@ -69,7 +71,7 @@ def test_outside_its_attention_mask_every_pixel_is_the_warps_within_one_grey_lev
 
 def test_a_corrupt_default_model_falls_back_to_the_warp_and_says_why(tmp_path, monkeypatch, smile_request):
     broken = tmp_path / "broken-default"
-    shutil.copytree(model_folder(DEFAULT_MODEL), broken)
+    shutil.copytree(model_folder(SHIPPED), broken)
     for name in ("model.onnx", "weights.safetensors"):
         (broken / name).write_bytes(b"\x00not a model\x00" * 64)
     monkeypatch.setattr(generators, "DEFAULT_MODEL", str(broken))
