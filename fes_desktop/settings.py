@@ -9,6 +9,8 @@ is not JSON at all is moved aside as ``settings.json.corrupt-<timestamp>`` so de
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import json
 import logging
@@ -208,6 +210,9 @@ class SettingsStore:
         problems: list[str] = []
         data = _migrate(data, problems)
         settings = _build(Settings, data, "", problems)
+        layout = _unreadable_layout(settings.window)
+        if layout:
+            return self._move_aside(f"holds a window layout that cannot be read ({layout})")
         if problems:
             message = f"Some settings in {self.path} were invalid and were reset: {'; '.join(problems)}."
             log.warning(message)
@@ -231,6 +236,16 @@ class SettingsStore:
         message = f"The settings file {reason}; it was moved to {target} and the defaults are used."
         log.warning(message)
         return LoadResult(Settings(), message, target)
+
+
+def _unreadable_layout(window: WindowSettings) -> str:
+    """Why the saved window geometry or dock state cannot be decoded ("" when both can)."""
+    for name in ("geometry", "state"):
+        try:
+            base64.b64decode(getattr(window, name), validate=True)
+        except (binascii.Error, ValueError) as error:
+            return f"window.{name}: {error}"
+    return ""
 
 
 def save_quietly(store: SettingsStore, settings: Settings) -> str | None:

@@ -111,3 +111,13 @@ def test_a_corrupt_settings_file_recovers_with_a_message(qtbot, make_window, con
     assert window.settings.expression == Settings().expression
     assert "moved to" in window.notice.text()
     assert [p.name.startswith("settings.json.corrupt-") for p in config_dir.iterdir()] == [True]
+
+
+def test_a_window_layout_that_is_not_base64_recovers_on_the_real_start_path(qtbot, make_window, config_dir):
+    config_dir.mkdir(parents=True)
+    (config_dir / "settings.json").write_text(json.dumps({"window": {"geometry": "!!!notbase64", "state": "AAAA"}}))
+    window = make_window()  # MainWindow.from_store(SettingsStore()), as fes-desktop starts
+    wait_target(qtbot, window)
+    assert window.settings.window == Settings().window
+    assert "moved to" in window.notice.text() and "window layout" in window.notice.text()
+    assert [p.name.startswith("settings.json.corrupt-") for p in config_dir.iterdir()] == [True]
