@@ -32,7 +32,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 import torch
@@ -46,7 +46,7 @@ from engine.io.atomic import atomic_path, write_bytes_atomic
 from engine.io.images import write_image
 from training.base import FeatureNets, TrainingModel, training_model_cls
 from training.config import DataConfig, ExperimentConfig, config_from_dict, load_config, to_toml
-from training.data.adapters import make_adapter
+from training.data.adapters import Sample, make_adapter
 from training.data.pairs import PairDataset, make_pairs, person_split
 from training.data.prewarp import Jitter, PrewarpDataset, build_items
 from training.data.preprocess import Prepared, preprocess
@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "fes-train-checkpoint/1"
 CHECKPOINT_NAME = re.compile(r"^step_(\d{8})\.pt$")
 SAMPLE_ROWS = 4
+T = TypeVar("T")
 
 
 class TrainingError(FesError):
@@ -116,19 +117,28 @@ def init_distributed(preference: str) -> DistContext:
 # ---- data -----------------------------------------------------------------------------------------
 
 
-def prepared_split(data: DataConfig, seed: int, which: str, ctx: DistContext | None = None) -> list[Prepared]:
-    """Preprocessed photos of the people in split ``which`` (under torchrun rank 0 fills the cache first)."""
-    adapter = make_adapter(data.kind, data.root, data.options)
-    samples = adapter.samples()
+def split_samples(data: DataConfig, seed: int, which: str) -> list[Sample]:
+    """The dataset's photos of the people in split ``which`` (always a person-level split)."""
+    samples = make_adapter(data.kind, data.root, data.options).samples()
     split = person_split(data.kind, {s.person for s in samples}, data.split_file, data.held_out_fraction, seed)
     people = split.people(which)
-    chosen = [s for s in samples if s.person in people]
-    cache = data.cache_dir or None
+    return [s for s in samples if s.person in people]
+
+
+def rank0_first(ctx: DistContext | None, build: Callable[[], T]) -> T:
+    """``build()`` on rank 0 before the other ranks (they then read the cache it filled)."""
     if ctx is not None and ctx.distributed and not ctx.main:
         ctx.barrier()
-    prepared, report = preprocess(chosen, data.root, data.size, cache)
+    result = build()
     if ctx is not None and ctx.distributed and ctx.main:
         ctx.barrier()
+    return result
+
+
+def prepared_split(data: DataConfig, seed: int, which: str, ctx: DistContext | None = None) -> list[Prepared]:
+    """Preprocessed photos of the people in split ``which`` (under torchrun rank 0 fills the cache first)."""
+    chosen = split_samples(data, seed, which)
+    prepared, report = rank0_first(ctx, lambda: preprocess(chosen, data.root, data.size, data.cache_dir or None))
     if report.skipped:
         log.warning("%s: %d of %d photos have no usable face and are left out", data.kind, len(report.skipped), report.total)
     return prepared
@@ -147,16 +157,8 @@ def pair_dataset(config: ExperimentConfig, which: str, ctx: DistContext | None =
 def prewarp_dataset(data: DataConfig, seed: int, which: str, ctx: DistContext | None = None,
                     jitter: bool = True) -> PrewarpDataset:
     """Pre-warped pairs of the people in split ``which`` (under torchrun rank 0 builds the cache first)."""
-    adapter = make_adapter(data.kind, data.root, data.options)
-    samples = adapter.samples()
-    split = person_split(data.kind, {s.person for s in samples}, data.split_file, data.held_out_fraction, seed)
-    people = split.people(which)
-    chosen = [s for s in samples if s.person in people]
-    if ctx is not None and ctx.distributed and not ctx.main:
-        ctx.barrier()
-    items = build_items(chosen, data.root, data.size, data.cache_dir or None)
-    if ctx is not None and ctx.distributed and ctx.main:
-        ctx.barrier()
+    chosen = split_samples(data, seed, which)
+    items = rank0_first(ctx, lambda: build_items(chosen, data.root, data.size, data.cache_dir or None))
     return PrewarpDataset(items, seed, Jitter() if jitter else None)
 
 

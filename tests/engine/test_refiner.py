@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.geometry.align import similarity, transform_points
+from engine.geometry.align import transform_points
 from engine.io import read_image
 from engine.synthesis import generators
 from engine.synthesis.generators import RenderRequest, WarpGenerator, model_folder, open_generator
@@ -19,8 +19,8 @@ from engine.synthesis.guidance import LIPS_INNER
 from engine.synthesis.refiner import RefinerGenerator
 from engine.synthesis.warp import warp_face
 from tests.conftest import held_out_people, london_photo
+from training.protocol import stable_similarity
 
-STABLE = [33, 133, 362, 263, 168, 6, 197, 195, 5, 4]
 SHIPPED = "warpguided-london-256"
 
 
@@ -38,7 +38,7 @@ def smile_request(tracker):
     neutral = read_image(london_photo(person))
     smile = read_image(london_photo(person, "smiling"))
     n, s = tracker.detect(neutral).face, tracker.detect(smile).face
-    dst = transform_points(s.mesh, similarity(s.mesh[STABLE], n.mesh[STABLE]))
+    dst = transform_points(s.mesh, stable_similarity(s.mesh, n.mesh))
     return RenderRequest(neutral, n, dst)
 
 

@@ -34,23 +34,19 @@ from torch.utils.data import Dataset
 import engine
 from engine.errors import InputError, NoFaceError
 from engine.face.ibug68 import mesh_to_ibug68
-from engine.geometry.align import align_face, similarity, transform_points
+from engine.geometry.align import align_face, transform_points
 from engine.geometry.conditions import to_unit_range
 from engine.geometry.labels import EXPRESSIONS
 from engine.synthesis.guidance import guidance_map, mouth_box, region_mask
 from engine.synthesis.warp import warp_face
 from training.data.adapters import Sample
 from training.data.preprocess import default_cache_root
+from training.protocol import stable_similarity
 
 log = logging.getLogger(__name__)
 
 PREWARP_VERSION = 1
 KINDS = ("n2e", "e2n", "reopen", "return")
-# FaceMesh points that do not move with expression (eye corners, nose bridge and tip): the
-# similarity between two photos of a person is fitted on these (the evaluation protocol's points).
-STABLE_MESH = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4)
-
-
 @dataclass(frozen=True)
 class PrewarpItems:
     """All pairs of a split as stacked arrays (M pairs, crop size N).
@@ -71,12 +67,6 @@ class PrewarpItems:
 
     def __len__(self) -> int:
         return len(self.kind)
-
-
-def stable_similarity(src_mesh: np.ndarray, dst_mesh: np.ndarray) -> np.ndarray:
-    """2x3 similarity taking ``src_mesh``'s stable points onto ``dst_mesh``'s; meshes (478, 2)."""
-    idx = list(STABLE_MESH)
-    return similarity(np.asarray(src_mesh)[idx], np.asarray(dst_mesh)[idx])
 
 
 def _crop(image: np.ndarray, mesh: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
