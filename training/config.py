@@ -79,6 +79,9 @@ class ScheduleConfig:
     device: str = "auto"  # auto: CUDA when available (the local rank's GPU under torchrun), else CPU
     num_workers: int = 0
     max_minutes: float = 0.0  # > 0: also stop (with a checkpoint) once this much training time has passed
+    # > 0: from this step on every learning rate falls linearly to zero at ``steps`` (pix2pix's
+    # n_epochs_decay, counted in steps); 0 keeps the rates constant.
+    decay_from: int = 0
 
 
 @dataclass(frozen=True)
@@ -188,6 +191,8 @@ def config_from_dict(data: dict[str, Any], base: Path = Path(".")) -> Experiment
     for name in ("steps", "batch_size", "checkpoint_every", "sample_every", "log_every", "keep_checkpoints"):
         if getattr(schedule, name) < 1:
             raise ConfigError(f"schedule.{name} must be at least 1")
+    if not 0 <= schedule.decay_from < schedule.steps:
+        raise ConfigError(f"schedule.decay_from must lie in [0, steps) = [0, {schedule.steps}), got {schedule.decay_from}")
     loss = build_dataclass(loss_cls, loss_table, "loss")
 
     arch_table = dict(data.get("architecture", {}))

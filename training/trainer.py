@@ -45,7 +45,7 @@ from engine.geometry.conditions import from_unit_range
 from engine.io.atomic import atomic_path, write_bytes_atomic
 from engine.io.images import write_image
 from training.base import FeatureNets, TrainingModel, training_model_cls
-from training.config import DataConfig, ExperimentConfig, config_from_dict, load_config, to_toml
+from training.config import DataConfig, ExperimentConfig, ScheduleConfig, config_from_dict, load_config, to_toml
 from training.data.adapters import Sample, make_adapter
 from training.data.pairs import PairDataset, make_pairs, person_split
 from training.data.prewarp import Jitter, PrewarpDataset, build_items
@@ -373,6 +373,9 @@ def fit(config: ExperimentConfig, run_dir: str | Path, resume: bool = True, prog
         if ctx.main:
             _trim_log(run_dir / "metrics.jsonl", start)
         log.info("resuming from %s at step %d", last_checkpoint, start)
+    for optimiser in model.optimizers().values():
+        for group in optimiser.param_groups:
+            group.setdefault("initial_lr", group["lr"])
     averager = GradientAverager(model, ctx) if ctx.distributed else None
 
     batches = batch_stream(dataset, schedule.batch_size, schedule.seed, ctx, start, schedule.num_workers)
@@ -384,6 +387,7 @@ def fit(config: ExperimentConfig, run_dir: str | Path, resume: bool = True, prog
         deadline = time.monotonic() + 60.0 * schedule.max_minutes if schedule.max_minutes > 0 else None
         while step < schedule.steps:
             batch = next(batches)
+            _set_learning_rates(model, schedule, step)
             torch.manual_seed(_step_seed(schedule.seed, ctx.rank, step))
             model.set_input(batch)
             losses = model.optimize_parameters()
@@ -417,6 +421,20 @@ def fit(config: ExperimentConfig, run_dir: str | Path, resume: bool = True, prog
             for handle in averager.handles:
                 handle.remove()
     return FitResult(run_dir=run_dir, step=step, checkpoint=last_checkpoint if ctx.main else None, model=model)
+
+
+def lr_factor(schedule: ScheduleConfig, step: int) -> float:
+    """Multiplier of the initial learning rates at ``step`` (0-based): 1, then linear to 0 at ``steps``."""
+    if schedule.decay_from <= 0 or step < schedule.decay_from:
+        return 1.0
+    return max(0.0, (schedule.steps - step) / max(1, schedule.steps - schedule.decay_from))
+
+
+def _set_learning_rates(model: TrainingModel, schedule: ScheduleConfig, step: int) -> None:
+    factor = lr_factor(schedule, step)
+    for optimiser in model.optimizers().values():
+        for group in optimiser.param_groups:
+            group["lr"] = group["initial_lr"] * factor
 
 
 def _out_of_time(deadline: float | None, ctx: DistContext) -> bool:

@@ -79,3 +79,15 @@ def test_resume_from_a_damaged_checkpoint_fails_clearly(tmp_path, two_step_run, 
     latest.write_bytes(latest.read_bytes()[:1000])
     with pytest.raises(CheckpointError, match="step_00000002.pt"):
         fit(tiny_lgan, run, progress=False)
+
+
+def test_decay_lowers_the_learning_rate_linearly_and_survives_resume(tmp_path, two_step_run, tiny_lgan):
+    decayed = dataclasses.replace(tiny_lgan, schedule=dataclasses.replace(tiny_lgan.schedule, decay_from=2))
+    resumed_dir = tmp_path / "resumed"
+    shutil.copytree(two_step_run, resumed_dir)
+    result = fit(decayed, resumed_dir, progress=False)
+    initial = tiny_lgan.loss.lr
+    # Step index 3 (the 4th and last) ran at (4 - 3) / (4 - 2) of the initial rate.
+    for optimiser in result.model.optimizers().values():
+        assert [g["lr"] for g in optimiser.param_groups] == pytest.approx([0.5 * initial] * len(optimiser.param_groups))
+        assert all(g["initial_lr"] == pytest.approx(initial) for g in optimiser.param_groups)

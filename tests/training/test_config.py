@@ -53,3 +53,10 @@ def test_relative_paths_are_relative_to_the_config(tmp_path):
     config = load_config(_write(tmp_path, 'family = "lgan"\n[data]\nroot = "photos"\nsize = 64\n'))
     assert config.data.root == str((tmp_path / "photos").resolve())
     assert config.architecture.image_size == 64
+
+
+def test_decay_from_must_lie_inside_the_schedule(tmp_path):
+    with pytest.raises(ConfigError, match="decay_from must lie in"):
+        load_config(_write(tmp_path, 'family = "lgan"\n[schedule]\nsteps = 10\ndecay_from = 10\n'))
+    config = load_config(_write(tmp_path, 'family = "lgan"\n[schedule]\nsteps = 10\ndecay_from = 6\n'))
+    assert config.schedule.decay_from == 6
