@@ -77,8 +77,9 @@ class Manifest:
         """Refuse values that would crash or hang later: the image size and the file names.
 
         Raises:
-            ModelError: ``image_size`` is not a whole number in 1..4096, or a file name
-                (``onnx``, ``weights``, an ``auxiliary`` stem) is not a plain relative name.
+            ModelError: ``image_size`` is not a whole number in 1..4096, a file name
+                (``onnx``, ``weights``, an ``auxiliary`` stem) is not a plain relative name, or
+                ``metrics`` is not a map of names to numbers.
         """
         size = self.image_size
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_IMAGE_SIZE:
@@ -86,6 +87,10 @@ class Manifest:
         for key, name in self.file_names().items():
             if not isinstance(name, str) or not name.strip() or name.strip() in (".", ".."):
                 raise ModelError(f"malformed manifest: {key} must name a file in the model folder, got {name!r}")
+        if not isinstance(self.metrics, dict) or not all(
+            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in self.metrics.items()
+        ):
+            raise ModelError("malformed manifest: metrics must map names to numbers")
 
     def file_names(self) -> dict[str, str]:
         """Every file the manifest names, keyed by where it is named (``onnx``, ``auxiliary.landmarks.onnx``)."""

@@ -70,6 +70,7 @@ def model_copy(tmp_path: Path, **changes) -> Path:
     ({"onnx": "../../etc/passwd"}, "outside the model folder"),
     ({"onnx": "."}, "must name a file"),
     ({"image_size": 0}, "image_size"),
+    ({"metrics": {"transfer": {"crop_ssim": 0.78}}}, "metrics must map names to numbers"),
 ])
 def test_a_manifest_cannot_point_anywhere(tmp_path, changes, match):
     folder = model_copy(tmp_path, **changes)
