@@ -29,13 +29,16 @@ from engine.face.ibug68 import IBUG_REGIONS, MESH_TO_IBUG68, mesh_to_ibug68
 from engine.face.smoothing import OneEuroParams
 from engine.face.tracker import FaceTracker, TrackerOptions
 from engine.geometry.align import STABLE68
-from engine.geometry.expressions import ExpressionTemplates, densify, expression_target, label_fields, nearest_label, spread
+from engine.geometry.drags import drag_field
+from engine.geometry.expressions import ExpressionTemplates, densify, expression_target, label_fields, nearest_label
 from engine.geometry.faceframe import FaceFrame
+from engine.geometry.head_pose import HeadPose, apply_pose, head_motion, measure_pose
 from engine.geometry.labels import check_intensity, label_index
 from engine.geometry.retarget import RegionGains, estimate_neutral3d, retarget
 from engine.geometry.shape_model import ShapeModel
 from engine.io.landmarks_json import LandmarkEdit, check_edits_near_face
 from engine.synthesis.generators import DEFAULT_MODEL, Generator, LearnedGenerator, RenderRequest, open_generator
+from engine.synthesis.warp import rings, topology
 from engine.types import Detection, Face
 
 log = logging.getLogger(__name__)
@@ -153,17 +156,23 @@ class Engine:
         return EditResult(out, dst, mesh_to_ibug68(dst) if generated is None else generated, detection.notes)
 
     def landmark_mesh(self, face: Face, edits: list[LandmarkEdit]) -> np.ndarray:
-        """(478, 2) target mesh with the 68-point ``edits`` applied; the neighbourhood of each
-        edited point follows smoothly, points not edited stay free (only the rigid face is held)."""
+        """(478, 2) target mesh with the 68-point ``edits`` applied (the last edit of a point wins).
+
+        Each edited point lands where it was dropped and takes a smooth neighbourhood along;
+        nothing farther than engine.geometry.drags.DRAG_RADIUS face units from every edited point
+        moves, and a drag that would turn over a triangle of the warp is shortened until none does.
+        """
         if not edits:
             return face.mesh.copy()
+        last = {e.index: e for e in edits}
         frame = FaceFrame.of(face.landmarks68)
         current = frame.to_face(face.landmarks68)
-        moved = frame.to_face(np.array([[e.x, e.y] for e in edits], dtype=np.float64))
-        values = moved - current[[e.index for e in edits]]
-        handles = [MESH_TO_IBUG68[e.index] for e in edits]
-        field_face = spread(frame.to_face(face.mesh), handles, values)
-        return (face.mesh + frame.vectors_to_image(field_face)).astype(np.float32)
+        moved = frame.to_face(np.array([[e.x, e.y] for e in last.values()], dtype=np.float64))
+        values = moved - current[list(last)]
+        handles = [MESH_TO_IBUG68[i] for i in last]
+        mesh_face = frame.to_face(face.mesh)
+        drag = drag_field(mesh_face, handles, values, topology().triangles, still=rings(mesh_face))
+        return (face.mesh + frame.vectors_to_image(drag.field)).astype(np.float32)
 
     def edit_landmarks(self, image: np.ndarray, edits: list[LandmarkEdit], face_index: int | None = None) -> EditResult:
         detection = self.detect(image, face_index)
@@ -207,7 +216,9 @@ class Engine:
 class ReenactConfig:
     """target_image: (H, W, 3) uint8 BGR identity photo; face_index: which face of it;
     smoothing: One-Euro parameters for the driving face (None: raw); on_status: hears about
-    backend fallbacks of a learned model (called from the rendering thread)."""
+    backend fallbacks of a learned model (called from the rendering thread); follow_pose: the
+    target's head follows the driver's roll, yaw, pitch (each clamped to +- 20 degrees), shift
+    and scale relative to the neutral reference (False: it stays as in the photo)."""
 
     target_image: np.ndarray
     model: str = DEFAULT_MODEL
@@ -216,6 +227,7 @@ class ReenactConfig:
     gains: RegionGains = field(default_factory=RegionGains)
     smoothing: OneEuroParams | None = field(default_factory=OneEuroParams)
     on_status: Callable[[str], None] | None = None
+    follow_pose: bool = True
 
 
 @dataclass(frozen=True)
@@ -272,6 +284,11 @@ class Reenactor:
         self.config = replace(self.config, smoothing=params)
         self._tracker.set_smoothing(params)
 
+    def set_follow_pose(self, on: bool) -> None:
+        """Let the target's head follow the driver's pose (True) or hold it still (False), from the
+        next frame on, without rebuilding."""
+        self.config = replace(self.config, follow_pose=on)
+
     def set_neutral(self, face: Face) -> None:
         """Use this driving face as the neutral reference ("capture neutral")."""
         self._neutral3d = face.mesh3d.astype(np.float64)
@@ -286,20 +303,41 @@ class Reenactor:
             log.info("no neutral reference captured: estimated one from the first tracked face")
         return TrackResult(face=face, timestamp_ms=timestamp_ms, image=frame)
 
-    def driven_mesh(self, track: TrackResult) -> np.ndarray:
-        """(478, 2) target-photo mesh showing the tracked expression."""
+    def head_pose(self, track: TrackResult) -> HeadPose:
+        """The tracked head's pose relative to the neutral reference (unclamped)."""
         assert self._neutral3d is not None
-        return retarget(track.face.mesh3d, self._neutral3d, self.target_face.mesh, self.config.gains)
+        return measure_pose(self._neutral3d, track.face.mesh3d)
 
-    def render(self, track: TrackResult, dst_mesh: np.ndarray | None = None) -> np.ndarray:
-        """The target photo showing the tracked expression; ``dst_mesh`` is the driven mesh when the
-        caller already computed it (:meth:`driven_mesh`)."""
+    def driven_mesh(self, track: TrackResult) -> np.ndarray:
+        """(478, 2) target-photo mesh showing the tracked expression and, with ``follow_pose``, the
+        tracked head pose (engine.geometry.head_pose.apply_pose)."""
+        assert self._neutral3d is not None
+        mesh = retarget(track.face.mesh3d, self._neutral3d, self.target_face.mesh, self.config.gains)
+        if not self.config.follow_pose:
+            return mesh
+        return apply_pose(mesh, self.target_face.mesh3d, self.head_pose(track))
+
+    def request(self, track: TrackResult, dst_mesh: np.ndarray | None = None) -> RenderRequest:
+        """What the generator renders for ``track``; ``dst_mesh`` is the driven mesh when the caller
+        already computed it (:meth:`driven_mesh`). With ``follow_pose`` the request carries the
+        head's motion, fitted on the rigid vertices, so the warp moves the head's surroundings too."""
         dst = self.driven_mesh(track) if dst_mesh is None else dst_mesh
         label, intensity = nearest_label(self._target_frame.to_face(dst) - self._target_neutral_face, self._label_fields)
-        request = RenderRequest(
-            self.config.target_image, self.target_face, dst, label, intensity, source_image=track.image, source_face=track.face
+        motion = head_motion(self.target_face.mesh, dst) if self.config.follow_pose else None
+        return RenderRequest(
+            self.config.target_image,
+            self.target_face,
+            dst,
+            label,
+            intensity,
+            source_image=track.image,
+            source_face=track.face,
+            head_motion=motion,
         )
-        return self.generator.render(request)
+
+    def render(self, track: TrackResult, dst_mesh: np.ndarray | None = None) -> np.ndarray:
+        """The target photo showing the tracked expression (and pose, see :meth:`request`)."""
+        return self.generator.render(self.request(track, dst_mesh))
 
 
 FRONTAL_FREE_DEG = 14.0  # face-plane tilt still fully frontal: posed London photos reach 17 deg (camera above the eyes)

@@ -229,6 +229,7 @@ class MainWindow(QMainWindow):
         self.expression_panel.expression_changed.connect(self._on_expression)
         self.expression_panel.gains_changed.connect(self._on_gains)
         self.expression_panel.smoothing_changed.connect(self._on_smoothing)
+        self.expression_panel.follow_pose_changed.connect(self._on_follow_pose)
         self.expression_panel.driving_photo_chosen.connect(self._on_driving_photo)
         self.landmark_panel.document.subscribe(self._on_document_change)
         self.export_panel.settings_changed.connect(self._on_export_settings)
@@ -504,6 +505,7 @@ class MainWindow(QMainWindow):
             self.settings.source.mirror,
             self.settings.expression.gains,
             smoothing_params(self.settings.expression.smoothing),
+            self.settings.expression.follow_pose,
         )
 
     def _push_live_config(self) -> None:
@@ -666,6 +668,7 @@ class MainWindow(QMainWindow):
             gains=self.settings.expression.gains,
             smoothing=smoothing_params(self.settings.expression.smoothing),
             mirror=self.settings.source.mirror,
+            follow_pose=self.settings.expression.follow_pose,
             output=OutputSpec(output, export.format, export.fps, export.long_side, export.sidecar, overwrite),
         )
         self.export_panel.run_export(job)
@@ -720,6 +723,11 @@ class MainWindow(QMainWindow):
     @Slot(float)
     def _on_smoothing(self, strength: float) -> None:
         self.settings = replace(self.settings, expression=replace(self.settings.expression, smoothing=strength))
+        self.live.set_params(self._live_params())
+
+    @Slot(bool)
+    def _on_follow_pose(self, on: bool) -> None:
+        self.settings = replace(self.settings, expression=replace(self.settings.expression, follow_pose=on))
         self.live.set_params(self._live_params())
 
     @Slot(object)

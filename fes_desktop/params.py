@@ -23,8 +23,10 @@ def smoothing_params(strength: float) -> OneEuroParams | None:
 @dataclass(frozen=True)
 class LiveParams:
     """Applied to the running live pipeline without a restart: mirror the driving frames, the
-    retargeting gains per region and the landmark smoothing."""
+    retargeting gains per region, the landmark smoothing and whether the target's head follows
+    the driver's pose."""
 
     mirror: bool = True
     gains: RegionGains = field(default_factory=RegionGains)
     smoothing: OneEuroParams | None = field(default_factory=OneEuroParams)
+    follow_pose: bool = True

@@ -97,12 +97,14 @@ class ModelSettings:
 @dataclass(frozen=True)
 class ExpressionSettings:
     """label: one of EXPRESSIONS or "" (the photo's own expression); intensity 0..1.5;
-    gains: live retargeting per region (0..2); smoothing: 0 (raw) .. 1 (steadiest)."""
+    gains: live retargeting per region (0..2); smoothing: 0 (raw) .. 1 (steadiest);
+    follow_pose: the target's head follows the driver's pose in live and exported reenactment."""
 
     label: str = ""
     intensity: float = 1.0
     gains: RegionGains = field(default_factory=RegionGains)
     smoothing: float = 0.5
+    follow_pose: bool = True
 
     def __post_init__(self) -> None:
         if self.label:

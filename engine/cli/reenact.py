@@ -27,6 +27,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-frames", type=int, default=None, help="stop after N frames (needed for a camera)")
     p.add_argument("--neutral-frame", type=int, default=None, help="frame K of the driving video shows the neutral face (else estimated)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file or non-empty folder (never an input)")
+    p.add_argument(
+        "--pose",
+        choices=("on", "off"),
+        default="on",
+        help="on: the target's head follows the driver's roll, yaw, pitch (up to 20 degrees), shift and scale; off: it stays still",
+    )
     add_model_options(p)
     add_face_index(p)
     p.set_defaults(run=run)
@@ -46,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
         check_output(sidecar_path(output), inputs, overwrite=args.overwrite)
     target = read_image(args.target)
     source = open_source(args.driving)
-    with source, Reenactor.create(ReenactConfig(target, model=args.model, backend=args.backend, face_index=args.face_index)) as reenactor:
+    follow = args.pose == "on"
+    config = ReenactConfig(target, model=args.model, backend=args.backend, face_index=args.face_index, follow_pose=follow)
+    with source, Reenactor.create(config) as reenactor:
         for line in reenactor.target.notes:
             note(line)
         if args.neutral_frame is not None and camera is None:
@@ -72,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
                     writer.write(last)
                 else:
                     dst = reenactor.driven_mesh(track)
-                    last = reenactor.render(track)
+                    last = reenactor.render(track, dst)
                     writer.write(last, landmarks=mesh_to_ibug68(dst), mesh=dst)
                 written += 1
                 bar.update(1)

@@ -42,7 +42,9 @@ class RenderRequest:
     by_label: the user asked for ``label`` itself (``fes edit --expression``), not a mesh, so a
     model that makes its own geometry from a label may: LandmarkGAN's stage I generates the
     landmarks, G2-GAN's removal network G_R renders 'neutral'. ``dst_mesh`` then only shapes the
-    paste mask.
+    paste mask. head_motion: (2, 3) similarity (pixels) by which the whole head moves, when the
+    head follows a driver's pose (the warp moves a ring around the face with it); None: the head
+    stays where it is in the photo.
     """
 
     image: np.ndarray
@@ -53,6 +55,7 @@ class RenderRequest:
     source_image: np.ndarray | None = None
     source_face: Face | None = None
     by_label: bool = False
+    head_motion: np.ndarray | None = None
 
 
 class Generator(Protocol):
@@ -75,7 +78,7 @@ class WarpGenerator:
     last_mouth_fill: float = field(default=0.0, repr=False)
 
     def render(self, request: RenderRequest) -> np.ndarray:
-        result = warp_face(request.image, request.face.mesh, request.dst_mesh)
+        result = warp_face(request.image, request.face.mesh, request.dst_mesh, head_motion=request.head_motion)
         self.last_mouth_fill = result.mouth_fill
         return result.image
 
@@ -150,7 +153,7 @@ class LearnedGenerator:
         if self.manifest.prewarp:
             # Pre-warped models were trained on crops aligned on the driven geometry
             # (training/data/prewarp.py); the warped photo shows that geometry.
-            base = warp_face(request.image, request.face.mesh, request.dst_mesh).image
+            base = warp_face(request.image, request.face.mesh, request.dst_mesh, head_motion=request.head_motion).image
             aligned_on = mesh_to_ibug68(request.dst_mesh)
         crop = align_face(base, aligned_on, size)
         driven = transform_points(mesh_to_ibug68(request.dst_mesh), crop.matrix)

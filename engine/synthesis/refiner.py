@@ -132,7 +132,7 @@ class RefinerGenerator:
 
     def render(self, request) -> np.ndarray:
         """``request``: an :class:`engine.synthesis.generators.RenderRequest`; returns the full photo."""
-        warped = warp_face(request.image, request.face.mesh, request.dst_mesh).image
+        warped = warp_face(request.image, request.face.mesh, request.dst_mesh, head_motion=request.head_motion).image
         refined, mask, matrix = self.refine_crop(warped, np.asarray(request.dst_mesh, np.float64))
         out, self.last_mask = paste_refined(warped, refined, mask, matrix)
         return out

@@ -1,9 +1,12 @@
 """The classical generator ``warp``: a piecewise-affine warp over the FaceMesh (training free).
 
-The face's 478 vertices plus two fixed rings around the face oval are triangulated once (Delaunay
+The face's 478 vertices plus two rings around the face oval are triangulated once (Delaunay
 on the shape model's mean face, lips opened so the mouth interior is a clean set of triangles).
 Each output pixel inside the outer ring is mapped back through its triangle's affine to the
 source image (one dense cv2.remap); outside the ring the image is untouched, so no seam exists.
+Both rings stay where they are, unless the head itself moves (``head_motion``, the head pose
+following a driver): then the inner ring moves rigidly with the head and the band between the
+rings absorbs the motion, while hair, neck and background beyond the outer ring stay whole.
 
 Where the target mouth opens wider than the source shows, the interior is synthesised (dark oral
 cavity, upper teeth lit from the front, lip shadow) instead of stretching the lip line.
@@ -26,6 +29,9 @@ from engine.face.ibug68 import MESH_TO_IBUG68
 FACE_OVAL = (176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109, 10, 338,
              297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148)
 RING_SCALES = (1.35, 1.9)  # outer rings, as multiples of the oval's distance from its centre
+BAND_MIN = 1.0  # a moved head keeps the outer ring this many rest band widths beyond the inner one
+OUTER_MAX = 2.15  # ... but never further out than this (oval radii): the image beyond stays whole
+RING_SHARES = 17  # shares of a head motion too large for the band tried: 1, 15/16, ..., 0
 INNER_LIP_LOOP = INNER_UPPER_LIP + tuple(reversed(INNER_LOWER_LIP[1:-1]))
 BAND_ROWS = 512  # the remap map is built in bands of this many rows to bound memory
 MAP_FULL_RES_PIXELS = 160_000  # face regions larger than this get a half-resolution map
@@ -88,16 +94,77 @@ def _affines(src: np.ndarray, dst: np.ndarray, tris: np.ndarray) -> np.ndarray:
     return out
 
 
-def warp_face(image: np.ndarray, src_mesh: np.ndarray, dst_mesh: np.ndarray, fill_mouth: bool = True) -> WarpResult:
+def moved_rings(src_mesh: np.ndarray, dst_mesh: np.ndarray, head_motion: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(source rings, output rings), each (2 * 36, 2), around ``src_mesh`` for a face going to
+    ``dst_mesh`` (both (478, 2)) with its head moved by ``head_motion`` ((2, 3) similarity in
+    pixels; None: both rings fixed, as RING_SCALES says).
+
+    The inner ring moves with the head; the outer one stays, pushed out from RING_SCALES[1] (up
+    to OUTER_MAX) until it lies at least BAND_MIN rest band widths beyond every moved inner-ring
+    point. A motion larger than the band can take without turning a triangle over is shortened
+    (towards a still head) to the share of it that turns the fewest over (none over roll +-12
+    deg, shift +-25 px, scale +-6 % and yaw, pitch +-20 deg on 512 px London photos, bar one
+    triangle on one face with every axis at its extreme at once).
+    """
+    src_ring = rings(src_mesh)
+    if head_motion is None:
+        return src_ring, src_ring
+    motion = np.asarray(head_motion, np.float64)
+    n = len(FACE_OVAL)
+    oval = np.asarray(src_mesh, dtype=np.float64)[list(FACE_OVAL)]
+    centre = oval.mean(axis=0)
+    radial = oval - centre
+    inner_rest = src_ring[:n]
+    inner_moved = inner_rest @ motion[:, :2].T + motion[:, 2]
+    tris = topology().triangles
+    near_rings = tris[(tris >= len(src_mesh)).any(axis=1)]
+
+    def at(share: float) -> tuple[np.ndarray, np.ndarray, int]:
+        inner = inner_rest + share * (inner_moved - inner_rest)
+        # How far out (in oval radii) each moved inner point reaches along its own ray.
+        reach = ((inner - centre) * radial).sum(1) / np.maximum((radial**2).sum(1), 1e-9)
+        scale = float(np.clip(reach.max() + BAND_MIN * (RING_SCALES[1] - RING_SCALES[0]), RING_SCALES[1], OUTER_MAX))
+        src = np.concatenate([inner_rest, centre + scale * radial])
+        dst = np.concatenate([inner, centre + scale * radial])
+        before = _signed_areas(np.concatenate([src_mesh, src]), near_rings)
+        after = _signed_areas(np.concatenate([dst_mesh, dst]), near_rings)
+        return src, dst, int((before * after <= 0).sum())
+
+    best = at(1.0)
+    # Too much motion for the band: the largest share of it that folds fewest triangles (a face
+    # moved far past a still inner ring folds too, so a still ring is no safe fallback).
+    for share in np.linspace(1.0, 0.0, RING_SHARES)[1:]:
+        if best[2] == 0:
+            break
+        candidate = at(float(share))
+        if candidate[2] < best[2]:
+            best = candidate
+    return best[0], best[1]
+
+
+def _signed_areas(points: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """(T,) twice the signed area of each triangle of ``points`` (N, 2)."""
+    a, b, c = points[tris[:, 0]], points[tris[:, 1]], points[tris[:, 2]]
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+
+def warp_face(
+    image: np.ndarray,
+    src_mesh: np.ndarray,
+    dst_mesh: np.ndarray,
+    fill_mouth: bool = True,
+    head_motion: np.ndarray | None = None,
+) -> WarpResult:
     """Move the face in ``image`` so its FaceMesh goes from ``src_mesh`` to ``dst_mesh``.
 
-    image: (H, W, 3) uint8 BGR; src_mesh, dst_mesh: (478, 2) pixels. Memory is bounded by the
-    face region (the map is built in bands), so large photos work.
+    image: (H, W, 3) uint8 BGR; src_mesh, dst_mesh: (478, 2) pixels; head_motion: (2, 3)
+    similarity (pixels) by which the whole head moves (see :func:`moved_rings`; None: it stays).
+    Memory is bounded by the face region (the map is built in bands), so large photos work.
     """
     topo = topology()
-    src_ring = rings(src_mesh)
+    src_ring, dst_ring = moved_rings(src_mesh, dst_mesh, head_motion)
     src = np.concatenate([np.asarray(src_mesh, np.float64), src_ring])
-    dst = np.concatenate([np.asarray(dst_mesh, np.float64), src_ring])
+    dst = np.concatenate([np.asarray(dst_mesh, np.float64), dst_ring])
     h, w = image.shape[:2]
     x0, y0 = np.floor(np.minimum(src.min(0), dst.min(0))).astype(int)
     x1, y1 = np.ceil(np.maximum(src.max(0), dst.max(0))).astype(int) + 1
@@ -164,7 +231,8 @@ def _opening(mesh: np.ndarray, frame: FaceFrame) -> float:
 def _fill_mouth(out: np.ndarray, image: np.ndarray, src_mesh: np.ndarray, dst_mesh: np.ndarray) -> float:
     """Paint the part of the target mouth interior the source does not show. Returns the fill share."""
     loop = list(INNER_LIP_LOOP)
-    frame = FaceFrame.of(dst_mesh[list(MESH_TO_IBUG68)])
+    # The source's frame: a drag of an eye must not re-size the teeth.
+    frame = FaceFrame.of(src_mesh[list(MESH_TO_IBUG68)])
     iod = frame.iod
     dst_open = _opening(dst_mesh, frame)
     if dst_open < 0.05:  # summed over 11 columns: about 0.005 IOD each, a closed mouth

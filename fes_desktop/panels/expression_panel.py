@@ -1,5 +1,5 @@
-"""Expression panel: the eight labels with intensity for photo edits; region gains and landmark
-smoothing for the live reenactment."""
+"""Expression panel: the eight labels with intensity for photo edits; region gains, landmark
+smoothing and "head follows" for the live reenactment."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QFileDialog,
     QFormLayout,
     QGridLayout,
@@ -84,6 +85,7 @@ class ExpressionPanel(QWidget):
     expression_changed = Signal(str, float, bool)  # label ("" = none), intensity, final
     gains_changed = Signal(object)  # RegionGains
     smoothing_changed = Signal(float)
+    follow_pose_changed = Signal(bool)
     driving_photo_chosen = Signal(object)  # Path
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -141,6 +143,12 @@ class ExpressionPanel(QWidget):
         self.smoothing = PercentSlider(1.0, "Steadier landmarks (higher) or quicker response (lower); 0 % = raw")
         self.smoothing.committed.connect(self.smoothing_changed)
         live_form.addRow("Smoothing", self.smoothing)
+        self.follow_pose = QCheckBox("Head follows")
+        self.follow_pose.setObjectName("follow_pose")
+        self.follow_pose.setChecked(True)
+        self.follow_pose.setToolTip("The target's head turns, tilts, moves and scales with the driving head (up to 20 degrees)")
+        self.follow_pose.toggled.connect(self.follow_pose_changed)
+        live_form.addRow("", self.follow_pose)
 
         layout = QVBoxLayout(self)
         layout.addWidget(edit_box)
@@ -165,6 +173,9 @@ class ExpressionPanel(QWidget):
         for region, slider in self.gains.items():
             slider.set_value(getattr(settings.gains, region))
         self.smoothing.set_value(settings.smoothing)
+        self.follow_pose.blockSignals(True)
+        self.follow_pose.setChecked(settings.follow_pose)
+        self.follow_pose.blockSignals(False)
 
     def choose_label(self, label: str) -> None:
         """Select ``label`` ("" for none) as a click would."""

@@ -43,6 +43,7 @@ class ExportJob:
     smoothing: OneEuroParams | None
     mirror: bool
     output: OutputSpec
+    follow_pose: bool = True
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,9 @@ class ExportWorker(QObject):
     def _export(self) -> ExportSummary:
         job = self.job
         t0 = time.perf_counter()
-        config = ReenactConfig(job.target_image, job.model, job.backend, job.face_index, job.gains, job.smoothing)
+        config = ReenactConfig(
+            job.target_image, job.model, job.backend, job.face_index, job.gains, job.smoothing, follow_pose=job.follow_pose
+        )
         with Reenactor.create(config) as reenactor, VideoSource(job.driving) as source:
             height, width = job.target_image.shape[:2]
             recorder = FrameRecorder(job.output, (width, height))
@@ -113,8 +116,8 @@ class ExportWorker(QObject):
             if track is None:
                 no_face += 1
             else:
-                image = reenactor.render(track)
                 mesh = reenactor.driven_mesh(track)
+                image = reenactor.render(track, mesh)
             recorder.write(image, mesh)
             done += 1
             self.progress.emit(done, max(expected, done))

@@ -7,8 +7,9 @@ stages; the render thread turns each result into QImages and leaves it in a newe
 :class:`~fes_desktop.mailbox.Mailbox`, signalling ``frame_ready`` only when the mailbox was
 empty, so the UI thread is never flooded and always paints the newest frame.
 
-Parameters that need no rebuild (mirror, gains) arrive as a frozen :class:`LiveParams` and are
-swapped in between frames; the gains go into the reenactor as a new frozen ``ReenactConfig``.
+Parameters that need no rebuild (mirror, gains, smoothing, head follows) arrive as a frozen
+:class:`LiveParams` and are swapped in between frames; the gains go into the reenactor as a new
+frozen ``ReenactConfig``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from engine.errors import BackendError, FesError, ModelError, NoFaceError, Outpu
 from engine.face.ibug68 import mesh_to_ibug68
 from engine.io import FrameSource
 from engine.pipeline import LivePipeline, PipelineOptions, PipelineResult, PipelineStats
-from engine.synthesis.generators import WARP, RenderRequest, WarpGenerator
+from engine.synthesis.generators import WARP, WarpGenerator
 from engine.types import Face
 from fes_desktop.errors import Context, UserMessage, describe_error
 from fes_desktop.mailbox import Mailbox
@@ -56,8 +57,8 @@ class LiveTarget:
 @dataclass(frozen=True, eq=False)
 class LiveConfig:
     """Everything the live run depends on. A change of source, target, model or backend rebuilds
-    the reenactor; ``params`` (mirror, gains, smoothing) is applied in place; ``running`` starts
-    or pauses the pipeline."""
+    the reenactor; ``params`` (mirror, gains, smoothing, follow_pose) is applied in place;
+    ``running`` starts or pauses the pipeline."""
 
     source: SourceSpec
     target: LiveTarget
@@ -273,6 +274,7 @@ class LiveWorker(QObject):
             face_index=config.target.face_index,
             gains=config.params.gains,
             smoothing=config.params.smoothing,
+            follow_pose=config.params.follow_pose,
         )
         try:
             try:
@@ -303,6 +305,8 @@ class LiveWorker(QObject):
             reenactor.config = replace(reenactor.config, gains=self._params.gains)
         if reenactor.config.smoothing != self._params.smoothing:
             reenactor.set_smoothing(self._params.smoothing)
+        if reenactor.config.follow_pose != self._params.follow_pose:
+            reenactor.set_follow_pose(self._params.follow_pose)
 
     def _start_pipeline(self, config: LiveConfig) -> None:
         assert self._reenactor is not None
@@ -386,8 +390,7 @@ class LiveWorker(QObject):
         reenactor = self._reenactor
         assert reenactor is not None
         mesh = reenactor.driven_mesh(track)
-        request = RenderRequest(reenactor.config.target_image, reenactor.target_face, mesh, source_image=track.image, source_face=track.face)
-        image = self._warp.render(request)
+        image = self._warp.render(reenactor.request(track, mesh))
         self._last_mesh = mesh
         self._last_track = track
         return image
