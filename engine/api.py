@@ -294,6 +294,11 @@ class Reenactor:
         self._neutral3d = face.mesh3d.astype(np.float64)
         self.neutral_estimated = False
 
+    def clear_neutral(self) -> None:
+        """Forget the neutral reference: the next tracked face gives an estimated one again."""
+        self._neutral3d = None
+        self.neutral_estimated = True
+
     def track(self, frame: np.ndarray, timestamp_ms: float) -> TrackResult | None:
         face = self._tracker.track(frame, timestamp_ms)
         if face is None:

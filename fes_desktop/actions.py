@@ -21,6 +21,7 @@ class Actions:
     edit_mode: QAction
     record: QAction
     capture_neutral: QAction
+    clear_neutral: QAction
     mirror: QAction
     overlay: QAction
     result_only: QAction
@@ -32,7 +33,7 @@ class Actions:
         """(shortcut, what it does) for the help dialog."""
         rows = []
         for action in (
-            self.live_mode, self.edit_mode, self.record, self.capture_neutral, self.mirror, self.overlay,
+            self.live_mode, self.edit_mode, self.record, self.capture_neutral, self.clear_neutral, self.mirror, self.overlay,
             self.result_only, self.open_target, self.open_driving, self.save_result, self.export_video, self.quit,
         ):
             keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
@@ -62,6 +63,7 @@ def create_actions(parent: QWidget) -> Actions:
         edit_mode=_action(parent, "&Edit photo", "Ctrl+2", "Edit the target photo's expression and landmarks", checkable=True),
         record=_action(parent, "&Record", "Ctrl+R", "Record the live result to the recordings folder", checkable=True),
         capture_neutral=_action(parent, "Capture &neutral", "N", "Use the current driving face as the neutral reference"),
+        clear_neutral=_action(parent, "C&lear neutral", "Shift+N", "Forget the captured neutral; estimate it from the next frames"),
         mirror=_action(parent, "&Mirror source", "M", "Flip the driving frames left-right", checkable=True),
         overlay=_action(parent, "Landmark &overlay", "L", "Draw the 68 landmarks over source and result", checkable=True),
         result_only=_action(parent, "Result &only", "V", "Show only the result instead of source and result side by side", checkable=True),
@@ -102,7 +104,7 @@ def build_menus(
     redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
     _fill(edit_menu, (undo, redo))
     edit_menu.addAction("Reset landmarks").triggered.connect(reset_landmarks)
-    _fill(menus.addMenu("&Live"), (a.live_mode, a.edit_mode, None, a.record, a.capture_neutral, a.mirror))
+    _fill(menus.addMenu("&Live"), (a.live_mode, a.edit_mode, None, a.record, a.capture_neutral, a.clear_neutral, a.mirror))
     view_menu = menus.addMenu("&View")
     _fill(view_menu, (a.overlay, a.result_only, None, *(dock.toggleViewAction() for dock in docks), None, a.reset_layout))
     _fill(menus.addMenu("&Help"), (a.shortcuts, a.about))

@@ -248,6 +248,7 @@ class MainWindow(QMainWindow):
         a.edit_mode.triggered.connect(lambda: self.set_mode("edit"))
         a.record.toggled.connect(self.set_recording)
         a.capture_neutral.triggered.connect(self.capture_neutral)
+        a.clear_neutral.triggered.connect(self.clear_neutral)
         a.mirror.toggled.connect(self.set_mirror)
         a.overlay.toggled.connect(self.set_overlay)
         a.result_only.toggled.connect(lambda on: self.set_layout("result" if on else "side_by_side"))
@@ -280,6 +281,7 @@ class MainWindow(QMainWindow):
         live.failed.connect(self._on_live_failed)
         live.model_failed.connect(self._on_model_failed)
         live.neutral_captured.connect(self._on_neutral)
+        live.neutral_cleared.connect(self._on_neutral_cleared)
         live.recording_changed.connect(self._on_recording)
 
     def _restore_window(self) -> bool:
@@ -492,6 +494,7 @@ class MainWindow(QMainWindow):
         for action, name in ((self.commands.live_mode, "live"), (self.commands.edit_mode, "edit")):
             action.setChecked(name == mode)
         self.commands.capture_neutral.setEnabled(mode == "live")
+        self.commands.clear_neutral.setEnabled(mode == "live")
         if changed:
             self._push_live_config()
         if mode == "edit":
@@ -584,12 +587,21 @@ class MainWindow(QMainWindow):
             return
         self.live.capture_neutral()
 
+    @Slot()
+    def clear_neutral(self) -> None:
+        self.live.clear_neutral()
+
     @Slot(object)
     def _on_neutral(self, score: NeutralScore) -> None:
         self.source_panel.show_neutral(score)
         self.statusBar().showMessage(
             f"Neutral reference captured: neutral {score.neutral:.0%}, frontal {score.frontal:.0%}. {score.advice()}", 8000
         )
+
+    @Slot()
+    def _on_neutral_cleared(self) -> None:
+        self.source_panel.clear_neutral()
+        self.statusBar().showMessage("Neutral reference cleared: it is estimated from the next frames.", 5000)
 
     @Slot(bool)
     def set_mirror(self, on: bool) -> None:

@@ -161,6 +161,7 @@ class LiveWorker(QObject):
     failed = Signal(object)  # UserMessage
     model_failed = Signal(object)  # UserMessage; the warp is used instead
     neutral_captured = Signal(object)  # NeutralScore
+    neutral_cleared = Signal()
     recording_changed = Signal(object)  # RecordingState
 
     def __init__(self) -> None:
@@ -218,6 +219,15 @@ class LiveWorker(QObject):
         self._neutral_face = face
         self._neutral_source = self._config.source if self._config else None
         self.neutral_captured.emit(NeutralScore(*neutrality(face, self._reenactor.shape_model)))
+
+    @Slot()
+    def clear_neutral(self) -> None:
+        """Drop the captured neutral; the reference is estimated from the next frames again."""
+        if self._reenactor is not None:
+            self._reenactor.clear_neutral()
+        self._neutral_face = None
+        self._neutral_source = None
+        self.neutral_cleared.emit()
 
     @Slot(object)
     def start_recording(self, spec: OutputSpec) -> None:
@@ -441,6 +451,7 @@ class LiveClient(QObject):
     _configure = Signal(object)
     _set_params = Signal(object)
     _capture_neutral = Signal()
+    _clear_neutral = Signal()
     _start_recording = Signal(object)
     _stop_recording = Signal()
     _shutdown = Signal()
@@ -451,6 +462,7 @@ class LiveClient(QObject):
         self._configure.connect(self.worker.configure)
         self._set_params.connect(self.worker.set_params)
         self._capture_neutral.connect(self.worker.capture_neutral)
+        self._clear_neutral.connect(self.worker.clear_neutral)
         self._start_recording.connect(self.worker.start_recording)
         self._stop_recording.connect(self.worker.stop_recording)
         self._shutdown.connect(self.worker.shutdown)
@@ -465,6 +477,9 @@ class LiveClient(QObject):
 
     def capture_neutral(self) -> None:
         self._capture_neutral.emit()
+
+    def clear_neutral(self) -> None:
+        self._clear_neutral.emit()
 
     def start_recording(self, spec: OutputSpec) -> None:
         self._start_recording.emit(spec)

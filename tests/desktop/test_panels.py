@@ -30,6 +30,11 @@ def test_shortcuts_and_capturing_the_neutral_reference(qtbot, make_window):
     assert advice.startswith("Good neutral reference") or advice.startswith("Capture again")
     assert window.source_panel.neutral_bar.format() == "%p %"
 
+    window.commands.clear_neutral.trigger()
+    qtbot.waitUntil(lambda: window.source_panel.neutral_bar.value() == 0, timeout=RENDER_MS)
+    assert window.source_panel.neutral_advice.text().startswith("Not captured")
+    assert "cleared" in window.statusBar().currentMessage()
+
     qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
     assert window.mode == "edit"
     qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)

@@ -64,3 +64,26 @@ def test_smiling_faces_score_less_neutral_than_neutral_photos_on_average(tracker
                 values.append(neutrality(tracker.detect(read_image(london_photo(person, expression))).face, shape_model)[0])
     assert len(scores["smiling"]) >= 4
     assert np.mean(scores["smiling"]) <= np.mean(scores["neutral"]) - 0.1, scores
+
+
+def test_clearing_the_neutral_makes_the_next_face_the_estimated_reference():
+    from engine.api import ReenactConfig, Reenactor
+    from training.protocol import LIPS40 as LIPS
+
+    smile = read_image(london_photo("087", "smiling"))
+    neutral = read_image(london_photo("087"))
+    with Reenactor(ReenactConfig(target_image=read_image(london_photo("068")), model="warp", smoothing=None,
+                                 follow_pose=False)) as reenactor:
+        reenactor.set_neutral(reenactor.track(smile, 1000.0).face)  # a bad capture: a smile
+        assert not reenactor.neutral_estimated
+        captured_smile = reenactor.driven_mesh(reenactor.track(smile, 1033.0))
+        # The smile captured as "neutral" makes the smile itself drive no motion at all...
+        still = float(np.abs(captured_smile - reenactor.target_face.mesh)[list(LIPS)].mean())
+        assert still < 1.0
+        reenactor.clear_neutral()
+        assert reenactor.neutral_estimated
+        track = reenactor.track(smile, 1066.0)
+        # ...cleared, the reference is estimated from the smile, so the smile drives the target again.
+        moved = reenactor.driven_mesh(track)
+        assert float(np.abs(moved - reenactor.target_face.mesh)[list(LIPS)].mean()) > 3 * still + 0.5
+        assert reenactor.track(neutral, 1100.0) is not None
