@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from engine.face.ibug68 import MESH_TO_IBUG68
+from engine.geometry.align import similarity
 from engine.geometry.faceframe import FaceFrame
 from engine.geometry.pose import RIGID_MESH, similarity3d
 
@@ -119,22 +120,8 @@ def apply_pose(mesh: np.ndarray, target3d: np.ndarray, pose: HeadPose, limit: fl
     return (moved + np.asarray(pose.shift) * iod_of(target3d)).astype(np.float32)
 
 
-def similarity2d(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """(2, 3) least-squares similarity (rotation, uniform scale, shift) with dst ~ M @ [src, 1];
-    src, dst: (K, 2)."""
-    src = np.asarray(src, dtype=np.float64)
-    dst = np.asarray(dst, dtype=np.float64)
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    a, b = src - mu_s, dst - mu_d
-    norm = float((a**2).sum())
-    c = float((a * b).sum()) / norm
-    s = float((a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]).sum()) / norm
-    lin = np.array([[c, -s], [s, c]])
-    return np.concatenate([lin, (mu_d - lin @ mu_s)[:, None]], axis=1)
-
-
 def head_motion(neutral_mesh: np.ndarray, posed_mesh: np.ndarray) -> np.ndarray:
     """(2, 3) similarity in photo pixels that moves the head from ``neutral_mesh`` to
     ``posed_mesh`` (both (478, 2)), fitted on the rigid vertices: what the warp's inner ring follows."""
     idx = list(RIGID_MESH)
-    return similarity2d(np.asarray(neutral_mesh)[idx], np.asarray(posed_mesh)[idx])
+    return similarity(np.asarray(neutral_mesh)[idx], np.asarray(posed_mesh)[idx])
