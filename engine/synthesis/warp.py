@@ -21,6 +21,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from engine.geometry.drags import signed_areas
 from engine.geometry.expressions import INNER_LOWER_LIP, INNER_UPPER_LIP, opened_lips
 from engine.geometry.faceframe import FaceFrame
 from engine.geometry.shape_model import ShapeModel
@@ -126,8 +127,8 @@ def moved_rings(src_mesh: np.ndarray, dst_mesh: np.ndarray, head_motion: np.ndar
         scale = float(np.clip(reach.max() + BAND_MIN * (RING_SCALES[1] - RING_SCALES[0]), RING_SCALES[1], OUTER_MAX))
         src = np.concatenate([inner_rest, centre + scale * radial])
         dst = np.concatenate([inner, centre + scale * radial])
-        before = _signed_areas(np.concatenate([src_mesh, src]), near_rings)
-        after = _signed_areas(np.concatenate([dst_mesh, dst]), near_rings)
+        before = signed_areas(np.concatenate([src_mesh, src]), near_rings)
+        after = signed_areas(np.concatenate([dst_mesh, dst]), near_rings)
         return src, dst, int((before * after <= 0).sum())
 
     best = at(1.0)
@@ -140,12 +141,6 @@ def moved_rings(src_mesh: np.ndarray, dst_mesh: np.ndarray, head_motion: np.ndar
         if candidate[2] < best[2]:
             best = candidate
     return best[0], best[1]
-
-
-def _signed_areas(points: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    """(T,) twice the signed area of each triangle of ``points`` (N, 2)."""
-    a, b, c = points[tris[:, 0]], points[tris[:, 1]], points[tris[:, 2]]
-    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
 
 
 def warp_face(
