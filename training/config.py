@@ -53,6 +53,9 @@ class DataConfig:
     held_out_fraction: float = 0.2  # hash split (seeded by schedule.seed) of other datasets without a split_file
     flip: bool = False
     prewarp: bool = False  # warp-guided mode: src_image is the source mesh-warped to the target (training/data/prewarp.py)
+    # warp-guided mode: per person, this many 'keep' pairs (a label recipe other than happy, warped,
+    # as its own target; training/data/prewarp.py); 0: none
+    prewarp_keep: int = 0
     cache_dir: str = ""  # preprocessing cache root; empty: the user cache folder
     options: dict[str, Any] = field(default_factory=dict)  # adapter options (training.data.adapters)
 
@@ -82,6 +85,9 @@ class ScheduleConfig:
     # > 0: from this step on every learning rate falls linearly to zero at ``steps`` (pix2pix's
     # n_epochs_decay, counted in steps); 0 keeps the rates constant.
     decay_from: int = 0
+    # a checkpoint (relative to the config file) whose network weights start a new run (fine-tuning;
+    # the optimisers start afresh); ignored when the run folder already holds checkpoints to resume
+    init_from: str = ""
 
 
 @dataclass(frozen=True)
@@ -186,6 +192,9 @@ def config_from_dict(data: dict[str, Any], base: Path = Path(".")) -> Experiment
                 raise ConfigError(f"{key} is set in both [schedule] ({value}) and [loss] ({loss_table[key]})")
             loss_table[key] = value
     schedule = build_dataclass(ScheduleConfig, schedule_table, "schedule")
+    schedule = dataclasses.replace(schedule, init_from=_resolve_path(schedule.init_from, base))
+    if data_cfg.prewarp_keep < 0 or (data_cfg.prewarp_keep and not data_cfg.prewarp):
+        raise ConfigError(f"data.prewarp_keep must be 0, or >= 1 with prewarp = true; got {data_cfg.prewarp_keep}")
     if schedule.device not in DEVICES and not schedule.device.startswith("cuda:"):
         raise ConfigError(f"schedule.device {schedule.device!r}: use one of {', '.join(DEVICES)} or cuda:<index>")
     for name in ("steps", "batch_size", "checkpoint_every", "sample_every", "log_every", "keep_checkpoints"):

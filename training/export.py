@@ -35,6 +35,7 @@ from engine.geometry.labels import EXPRESSIONS
 from engine.io.atomic import atomic_dir
 from engine.manifest import MANIFEST_NAME, Manifest
 from engine.nets.registry import get_family
+from training.config import ExperimentConfig
 from training.data.pairs import PairDataset
 from training.trainer import TrainingModel, model_from_checkpoint, pair_dataset
 
@@ -176,8 +177,8 @@ def export_checkpoint(
         auxiliary={role: role for role in auxiliary},
         training_data=(
             f"{config.data.kind}: {config.data.split} people, "
-            f"{'pre-warped (n2e, e2n, reopen, return)' if config.data.prewarp else config.data.pairing} pairs, "
-            f"{config.data.size} px, {int(state['step'])} steps"
+            f"{_pairs_text(config)} pairs, {config.data.size} px, {int(state['step'])} steps"
+            + (f" from the weights of {Path(config.schedule.init_from).name}" if config.schedule.init_from else "")
         ),
         metrics=dict(metrics or {}),
         licence=licence if licence is not None else config.licence,
@@ -219,3 +220,11 @@ def load_exported(folder: str | Path) -> tuple[Manifest, nn.Module, dict[str, nn
     generator = build(manifest.family, manifest.weights)
     auxiliary = {role: build(f"{manifest.family}_{role}", f"{stem}.safetensors") for role, stem in manifest.auxiliary.items()}
     return manifest, generator, auxiliary
+
+
+def _pairs_text(config: ExperimentConfig) -> str:
+    """How the training pairs were made, for the manifest's ``training_data``."""
+    if not config.data.prewarp:
+        return config.data.pairing
+    kinds = "n2e, e2n, reopen, return" + (f", {config.data.prewarp_keep} keep per person" if config.data.prewarp_keep else "")
+    return f"pre-warped ({kinds})"

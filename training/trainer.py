@@ -158,7 +158,8 @@ def prewarp_dataset(data: DataConfig, seed: int, which: str, ctx: DistContext | 
                     jitter: bool = True) -> PrewarpDataset:
     """Pre-warped pairs of the people in split ``which`` (under torchrun rank 0 builds the cache first)."""
     chosen = split_samples(data, seed, which)
-    items = rank0_first(ctx, lambda: build_items(chosen, data.root, data.size, data.cache_dir or None))
+    keep = data.prewarp_keep if jitter else 0
+    items = rank0_first(ctx, lambda: build_items(chosen, data.root, data.size, data.cache_dir or None, keep))
     return PrewarpDataset(items, seed, Jitter() if jitter else None)
 
 
@@ -373,6 +374,12 @@ def fit(config: ExperimentConfig, run_dir: str | Path, resume: bool = True, prog
         if ctx.main:
             _trim_log(run_dir / "metrics.jsonl", start)
         log.info("resuming from %s at step %d", last_checkpoint, start)
+    elif schedule.init_from:
+        state = load_checkpoint(schedule.init_from)
+        if state["family"] != config.family or state["architecture"] != dataclasses.asdict(config.architecture):
+            raise CheckpointError(f"{schedule.init_from}: saved for another family or architecture than the config")
+        restore(model, state, schedule.init_from, optimizers=False)
+        log.info("starting from the weights of %s (step %d)", schedule.init_from, int(state["step"]))
     for optimiser in model.optimizers().values():
         for group in optimiser.param_groups:
             group.setdefault("initial_lr", group["lr"])

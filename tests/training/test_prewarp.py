@@ -17,9 +17,10 @@ from engine.synthesis.refiner import RefinerGenerator
 from engine.synthesis.warp import warp_face
 from tests.conftest import held_out_people, london_photo
 from tests.training.conftest import write_config
+from engine.geometry.labels import EXPRESSIONS
 from training.config import load_config
 from training.data.adapters import make_adapter
-from training.data.prewarp import KINDS, PrewarpDataset, build_items
+from training.data.prewarp import KEEP_LABELS, KINDS, PrewarpDataset, build_items, keep_labels_of
 from training.export import export_checkpoint
 from training.trainer import fit, pair_dataset
 
@@ -46,6 +47,24 @@ def test_the_self_supervised_reopen_pair_is_aligned_to_the_pixel(items):
     i = int(np.flatnonzero(items.kind == KINDS.index("reopen"))[0])
     diff = np.abs(items.warped[i].astype(int) - items.target[i].astype(int)).max(axis=2)
     assert np.median(diff) <= 2
+
+
+def test_keep_pairs_warp_the_neutral_photo_to_non_smile_recipes_and_keep_the_warp_as_target(london_root, tmp_path):
+    people = held_out_people()[:2]
+    samples = [s for s in make_adapter("london", london_root, {}).samples() if s.person in people]
+    items = build_items(samples, london_root, 64, tmp_path, keep=3)
+    keep = np.flatnonzero(items.kind == KINDS.index("keep"))
+    assert len(items) == 2 * (4 + 3) and len(keep) == 6
+    plain = {i for i in range(len(items)) if items.kind[i] == KINDS.index("return")}
+    for i in keep:
+        assert np.array_equal(items.warped[i], items.target[i]) and items.exact[i]
+        assert EXPRESSIONS[items.tgt_label[i]] in KEEP_LABELS
+        # The warp moved the face: the input differs from the person's own neutral crop.
+        same_person = next(j for j in plain if items.person[j] == items.person[i])
+        assert (np.abs(items.warped[i].astype(int) - items.target[same_person].astype(int)).max(axis=2) > 20).sum() >= 10
+    # Over the split every non-smile label and both strengths are drawn.
+    drawn = [pick for p in range(6) for pick in keep_labels_of(p, 2)]
+    assert {label for label, _ in drawn} == set(KEEP_LABELS) and {s for _, s in drawn} == {1.0, 1.5}
 
 
 def test_the_dataset_jitters_input_target_and_geometry_together(items):
@@ -86,6 +105,31 @@ def test_a_short_prewarp_fit_lowers_the_refiners_error_and_exports_a_working_mod
     assert out.shape == image.shape and untouched.any()
     assert np.abs(out.astype(int) - warped.astype(int))[untouched].max() <= 1
     gen.close()
+
+
+def test_init_from_starts_a_new_run_from_a_checkpoints_weights_with_fresh_optimisers(tmp_path, preprocess_cache):
+    path = write_config(tmp_path / "tiny.toml", "warpguided", preprocess_cache, size=64, steps=2, batch_size=2,
+                        every=2, prewarp=True)
+    config = load_config(path)
+    base = fit(config, tmp_path / "base", progress=False)
+    saved = torch.load(base.checkpoint, weights_only=True)
+
+    def one_step(init_from: str, folder: str):
+        schedule = dataclasses.replace(config.schedule, steps=1, checkpoint_every=1, seed=7, init_from=init_from)
+        result = fit(dataclasses.replace(config, schedule=schedule), tmp_path / folder, progress=False)
+        base_weights = saved["networks"]["generator"]
+        distance = max((p.detach().float() - base_weights[k].float()).abs().max().item()
+                       for k, p in result.model.generator.named_parameters())
+        return distance, torch.load(result.checkpoint, weights_only=True)
+
+    tuned, tuned_state = one_step(str(base.checkpoint), "tuned")
+    fresh, _ = one_step("", "fresh")
+    # One step from the base weights stays near them; another seed's initial weights are far away.
+    assert tuned < 0.1 * fresh
+    # The optimisers start afresh: Adam has taken one step, not the base run's two plus one.
+    adam = tuned_state["optimizers"]["generator"]["state"]
+    assert {int(v["step"]) for v in adam.values()} == {1}
+    assert tuned_state["step"] == 1
 
 
 def test_max_minutes_stops_a_run_early_with_a_checkpoint(tmp_path, preprocess_cache):

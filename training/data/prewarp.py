@@ -12,6 +12,13 @@ runtime aligns them (``engine.geometry.align`` on the driven geometry's 68 point
              procedural interior where E's teeth were; target E itself, aligned to the pixel.
     return   N warped onto another person's expression motion and back: warp blur and a stretched
              lip line to undo; target N itself, aligned to the pixel.
+    keep     (only when asked, ``keep_labels`` per person) N warped onto one of the engine's label
+             recipes other than happy (surprise, fear, sad, anger, disgust, contempt) at intensity
+             1.0 or 1.5; target: that warp itself. The London Set holds smiles only, so a refiner
+             trained on the first four kinds paints smile teeth into every opened mouth (a pale blob
+             in a surprised one); where no real texture of a label exists, this teaches it to leave
+             the warp as it is. Geng et al. train on videos of every expression; these pairs are
+             the nearest a smiles-only dataset allows.
 
 Cross-photo pairs (n2e, e2n) differ outside the face (hair, background shift between photos), so
 their loss weight there is 0 (``exact`` False); the self-supervised pairs are exact everywhere.
@@ -36,6 +43,7 @@ from engine.errors import InputError, NoFaceError
 from engine.face.ibug68 import mesh_to_ibug68
 from engine.geometry.align import align_face, transform_points
 from engine.geometry.conditions import to_unit_range
+from engine.geometry.expressions import ExpressionTemplates, expression_target
 from engine.geometry.labels import EXPRESSIONS
 from engine.synthesis.guidance import guidance_map, mouth_box, region_mask
 from engine.synthesis.warp import warp_face
@@ -46,7 +54,11 @@ from training.protocol import stable_similarity
 log = logging.getLogger(__name__)
 
 PREWARP_VERSION = 1
-KINDS = ("n2e", "e2n", "reopen", "return")
+KINDS = ("n2e", "e2n", "reopen", "return", "keep")
+KEEP_LABELS = ("surprise", "fear", "sad", "anger", "disgust", "contempt")
+KEEP_INTENSITIES = (1.0, 1.5)
+
+
 @dataclass(frozen=True)
 class PrewarpItems:
     """All pairs of a split as stacked arrays (M pairs, crop size N).
@@ -105,16 +117,43 @@ def pairs_of_person(neutral: tuple[np.ndarray, np.ndarray], expressive: tuple[np
     return out
 
 
-def _cache_file(root: str | Path, people: list[str], size: int, cache_root: str | Path | None) -> Path:
+def keep_pairs(neutral: tuple[np.ndarray, np.ndarray], labels: list[tuple[str, float]], size: int,
+               templates: ExpressionTemplates) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """'keep' pairs: [(label, warped crop, the same crop as target, driven mesh in crop)] for each
+    (label, intensity) of ``labels`` applied to the neutral photo by the engine's recipes."""
+    n_img, n_mesh = neutral
+    out = []
+    for label, intensity in labels:
+        dst = expression_target(n_mesh, label, intensity, templates).astype(np.float64)
+        w, m = _crop(warp_face(n_img, n_mesh, dst).image, dst, size)
+        out.append((label, w, w.copy(), m))
+    return out
+
+
+def keep_labels_of(person_index: int, count: int) -> list[tuple[str, float]]:
+    """The ``count`` (label, intensity) keep pairs of the ``person_index``-th person: labels taken
+    round-robin over KEEP_LABELS and intensities alternating, so that every label and strength is
+    drawn about equally often over the split."""
+    picks = []
+    for k in range(count):
+        n = person_index * count + k
+        picks.append((KEEP_LABELS[n % len(KEEP_LABELS)], KEEP_INTENSITIES[(n // len(KEEP_LABELS)) % len(KEEP_INTENSITIES)]))
+    return picks
+
+
+def _cache_file(root: str | Path, people: list[str], size: int, cache_root: str | Path | None, keep: int = 0) -> Path:
     resolved = Path(root).expanduser().resolve()
+    extra = f"|keep{keep}" if keep else ""
     key = hashlib.sha1(
-        f"{resolved}|{','.join(people)}|{size}|{engine.__version__}|{PREWARP_VERSION}".encode()
+        f"{resolved}|{','.join(people)}|{size}|{engine.__version__}|{PREWARP_VERSION}{extra}".encode()
     ).hexdigest()[:16]
     return Path(cache_root or default_cache_root()) / f"prewarp-{resolved.name}-{size}-{key}.npz"
 
 
-def build_items(samples: list[Sample], root: str | Path, size: int, cache_root: str | Path | None = None) -> PrewarpItems:
-    """All pairs for the people of ``samples`` (each needs a neutral and an expressive photo), cached.
+def build_items(samples: list[Sample], root: str | Path, size: int, cache_root: str | Path | None = None,
+                keep: int = 0) -> PrewarpItems:
+    """All pairs for the people of ``samples`` (each needs a neutral and an expressive photo), cached;
+    ``keep`` 'keep' pairs per person besides the four kinds.
 
     People without both photos, or whose photos have no usable face, are left out (logged).
     """
@@ -126,7 +165,7 @@ def build_items(samples: list[Sample], root: str | Path, size: int, cache_root: 
         slot = "neutral" if sample.expression == "neutral" else "expressive"
         by_person.setdefault(sample.person, {}).setdefault(slot, sample)
     people = sorted(p for p, s in by_person.items() if len(s) == 2)
-    path = _cache_file(root, people, size, cache_root)
+    path = _cache_file(root, people, size, cache_root, keep)
     if path.is_file():
         with np.load(path, allow_pickle=False) as data:
             return PrewarpItems(**{k: data[k] for k in data.files})
@@ -142,6 +181,7 @@ def build_items(samples: list[Sample], root: str | Path, size: int, cache_root: 
             except (NoFaceError, InputError) as exc:
                 log.warning("prewarp: %s left out (%s)", person, exc)
     kept = sorted(faces)
+    templates = ExpressionTemplates.load()
     rows: dict[str, list] = {k: [] for k in ("warped", "target", "mesh", "kind", "exact", "person", "src_label", "tgt_label")}
     for i, person in enumerate(kept):
         n_img, n_mesh = faces[person]["neutral"]
@@ -159,6 +199,15 @@ def build_items(samples: list[Sample], root: str | Path, size: int, cache_root: 
             rows["person"].append(person)
             rows["src_label"].append(src)
             rows["tgt_label"].append(tgt)
+        for name, warped, target, mesh in keep_pairs((n_img, n_mesh), keep_labels_of(i, keep), size, templates):
+            rows["warped"].append(warped)
+            rows["target"].append(target)
+            rows["mesh"].append(mesh.astype(np.float32))
+            rows["kind"].append(KINDS.index("keep"))
+            rows["exact"].append(True)
+            rows["person"].append(person)
+            rows["src_label"].append(0)
+            rows["tgt_label"].append(EXPRESSIONS.index(name))
     items = PrewarpItems(**{k: np.stack(v) if k in ("warped", "target", "mesh") else np.asarray(v) for k, v in rows.items()})
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.stem}.tmp.npz")
