@@ -8,6 +8,10 @@ grey of its bottom two rows; the face box made square by growing its shorter sid
 every side; the box clipped at the top-left only; resized to 64 x 64; scaled to [-1, 1]; output
 7 softmax scores in the order angry, disgust, fear, happy, sad, surprise, neutral. The face box is
 the bounding box of the 478 MediaPipe points instead of fer's Haar cascade.
+``EyeJudge``: the eye aspect ratio of Soukupova and Cech ("Real-time eye blink detection using
+facial landmarks", 2016) on dlib's 68-point shape predictor (iBUG 300-W, a tracker independent of
+MediaPipe): (|p2 - p6| + |p3 - p5|) / (2 |p1 - p4|) per eye, both eyes averaged; about 0.3 open,
+below 0.2 read as a blink.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from training.metrics import DlibIdentity, MetricError
+from training.metrics import DlibIdentity, MetricError, dlib_models
 
 FER_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 # fer's label -> our expression label; "contempt" has no FER-2013 class and is not measurable.
@@ -95,3 +99,35 @@ class IdentityJudge:
                  mesh_b: np.ndarray | None = None) -> float:
         """Euclidean descriptor distance between two uint8 BGR face images."""
         return float(np.linalg.norm(self.descriptor(a, mesh_a) - self.descriptor(b, mesh_b)))
+
+
+class EyeJudge:
+    """Eye aspect ratio of a face by dlib's HOG detector and 68-point shape predictor."""
+
+    def __init__(self) -> None:
+        import dlib
+
+        self._dlib = dlib
+        self._detector = dlib.get_frontal_face_detector()
+        self._shape = dlib.shape_predictor(str(dlib_models() / "shape_predictor_68_face_landmarks.dat"))
+
+    def aspect_ratio(self, image: np.ndarray, mesh478: np.ndarray | None = None) -> float:
+        """Mean eye aspect ratio of the largest face of a uint8 BGR image (the mesh box is the
+        fallback face box). Raises MetricError when there is no face."""
+        rgb = np.ascontiguousarray(image[:, :, ::-1])
+        boxes = list(self._detector(rgb, 1))
+        if boxes:
+            box = max(boxes, key=lambda r: r.area())
+        elif mesh478 is not None:
+            (x0, y0), (x1, y1) = np.floor(mesh478.min(0)), np.ceil(mesh478.max(0))
+            box = self._dlib.rectangle(int(x0), int(y0), int(x1), int(y1))
+        else:
+            raise MetricError("dlib found no face for the eye judge")
+        shape = self._shape(rgb, box)
+        pts = np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], dtype=np.float64)
+        ratios = []
+        for first in (36, 42):
+            p = pts[first:first + 6]
+            vertical = np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])
+            ratios.append(vertical / (2.0 * max(np.linalg.norm(p[0] - p[3]), 1e-9)))
+        return float(np.mean(ratios))

@@ -157,7 +157,7 @@ class InceptionFid:
         return frechet_distance(self.features(real), self.features(fake))
 
 
-def _dlib_models() -> Path:
+def dlib_models() -> Path:
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         raise MetricError("dlib face models are not installed (package face_recognition_models)")
@@ -172,7 +172,7 @@ class DlibIdentity:
     def __init__(self, upsample: int = 1) -> None:
         import dlib
 
-        models = _dlib_models()
+        models = dlib_models()
         self._dlib = dlib
         self._detector = dlib.get_frontal_face_detector()
         self._shape = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))

@@ -3,7 +3,8 @@
 Head pose is removed in 3D (similarity on the rigid FaceMesh vertices), the motion is taken in
 the source's face frame, scaled and rotated into the target's, weighted by smooth per-region gains,
 added to the target's own neutral shape (the individual-specific model of paper 2), with the lips
-kept from crossing or collapsing (engine.geometry.lips).
+kept from crossing or collapsing (engine.geometry.lips) and a blink closing the target's lids as
+far as the driver's, whatever each one's eye size (engine.geometry.lids).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 
 from engine.face.ibug68 import IBUG_REGIONS, MESH_TO_IBUG68
 from engine.geometry.faceframe import FaceFrame
+from engine.geometry.lids import transfer_lids
 from engine.geometry.lips import clamp_lips
 from engine.geometry.pose import align_rigid
 from engine.geometry.shape_model import ShapeModel
@@ -62,11 +64,14 @@ def retarget(
     source3d, source_neutral3d: (478, 3) FaceMesh points (x, y pixels, z); target_neutral_mesh:
     (478, 2) pixels of the target photo (taken as the target's neutral).
     """
-    motion, _ = motion_in_face_units(source3d, source_neutral3d)
+    motion, source_frame = motion_in_face_units(source3d, source_neutral3d)
+    source_neutral = source_frame.to_face(np.asarray(source_neutral3d, dtype=np.float64)[:, :2])
     target = np.asarray(target_neutral_mesh, dtype=np.float64)
     frame = FaceFrame.of(target[list(MESH_TO_IBUG68)])
     neutral_face = frame.to_face(target)
-    moved = clamp_lips(neutral_face, neutral_face + motion * gains.per_vertex(neutral_face)[:, None])
+    moved = neutral_face + motion * gains.per_vertex(neutral_face)[:, None]
+    moved = transfer_lids(source_neutral, source_neutral + motion, neutral_face, moved, gains.eyes)
+    moved = clamp_lips(neutral_face, moved)
     return frame.to_image(moved).astype(np.float32)
 
 

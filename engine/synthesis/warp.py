@@ -25,6 +25,7 @@ from engine.geometry.drags import signed_areas
 from engine.geometry.expressions import INNER_LOWER_LIP, INNER_UPPER_LIP, opened_lips
 from engine.geometry.faceframe import FaceFrame
 from engine.geometry.shape_model import ShapeModel
+from engine.synthesis.eyes import IRIS_VERTICES, paint_eyeballs
 from engine.face.ibug68 import MESH_TO_IBUG68
 
 FACE_OVAL = (176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109, 10, 338,
@@ -65,8 +66,11 @@ def rings(mesh: np.ndarray) -> np.ndarray:
 def topology() -> Topology:
     mean = opened_lips(ShapeModel.load().mean)
     pts = np.concatenate([mean, rings(mean)])
+    # The iris vertices stay out of the mesh: the eye opening is spanned by the lid margins alone,
+    # so it closes like a slit without folding, and engine.synthesis.eyes paints the eyeball.
+    used = np.setdiff1d(np.arange(len(pts)), IRIS_VERTICES)
     lo, hi = pts.min(0) - 1.0, pts.max(0) + 1.0
-    scaled = (pts - lo) * 100.0
+    scaled = (pts[used] - lo) * 100.0
     w, h = (hi - lo) * 100.0
     subdiv = cv2.Subdiv2D((0, 0, int(w) + 1, int(h) + 1))
     subdiv.insert([(float(x), float(y)) for x, y in scaled])
@@ -75,7 +79,7 @@ def topology() -> Topology:
     # drop the triangles that touch its virtual outer vertices (no input point near them).
     dist = np.linalg.norm(corners[:, :, None, :] - scaled[None, None], axis=-1)
     nearest, gap = dist.argmin(-1), dist.min(-1)
-    tris = nearest[(gap < 1e-2).all(axis=1)].astype(np.int32)
+    tris = used[nearest[(gap < 1e-2).all(axis=1)]].astype(np.int32)
     loop = np.asarray(INNER_LIP_LOOP)
     poly = (mean[loop] * 100).astype(np.float32)
     centroids = pts[tris].mean(axis=1) * 100
@@ -149,12 +153,16 @@ def warp_face(
     dst_mesh: np.ndarray,
     fill_mouth: bool = True,
     head_motion: np.ndarray | None = None,
+    eyes: bool = True,
 ) -> WarpResult:
     """Move the face in ``image`` so its FaceMesh goes from ``src_mesh`` to ``dst_mesh``.
 
     image: (H, W, 3) uint8 BGR; src_mesh, dst_mesh: (478, 2) pixels; head_motion: (2, 3)
     similarity (pixels) by which the whole head moves (see :func:`moved_rings`; None: it stays).
     Memory is bounded by the face region (the map is built in bands), so large photos work.
+    ``eyes``: lids slide over unsquashed eyeballs and the iris follows the gaze
+    (:mod:`engine.synthesis.eyes`); off, the eye opening is warped like skin (the iris squashes
+    with it).
     """
     topo = topology()
     src_ring, dst_ring = moved_rings(src_mesh, dst_mesh, head_motion)
@@ -200,6 +208,8 @@ def warp_face(
         out[y0 + r0:y0 + r1, x0:x1] = cv2.remap(
             image, xx + bx[rows, :w_roi], yy + by[rows, :w_roi], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
+    if eyes:
+        paint_eyeballs(out, image, src_mesh, dst_mesh)
     fill = 0.0
     if fill_mouth:
         fill = _fill_mouth(out, image, np.asarray(src_mesh, np.float64), np.asarray(dst_mesh, np.float64))

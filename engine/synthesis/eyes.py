@@ -1,0 +1,167 @@
+"""Eyes in the warp: lids that close over the eyeball and an iris that follows the gaze.
+
+A piecewise-affine warp that treats the eye opening like skin squashes the iris and sclera into a
+strip as the upper lid comes down, and once the lid passes the iris vertices (FaceMesh 468-477)
+their triangles fold over the lid as dark spikes. A real lid slides over an eyeball that keeps its
+shape. So the warp's mesh leaves the iris vertices out (engine.synthesis.warp.topology: the
+opening is spanned by the lid margins alone and closes like a slit), and :func:`paint_eyeballs`
+then repaints the target's eye opening with the source's eyeball, unsquashed: the source eye
+mapped by the similarity that takes its corners to the target's corners, shifted by the gaze (the
+target iris centre against where that similarity puts the source's), and cut by the target's lid
+contour. Beyond the source's own opening the eyeball is continued by inpainting
+(cv2.INPAINT_TELEA), so an eye opened wider shows more sclera, not lid skin. As the lids close, the
+upper lid's lash line comes down with them (:func:`_lash_line`); where they meet, nothing of the
+eyeball shows.
+
+FaceMesh contours used: lid margins of each eye between its corners, iris centre + 4 rim points.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from engine.geometry.lids import EYES, Eye
+
+
+IRIS_VERTICES = tuple(i for eye in EYES for i in eye.iris)  # kept out of the warp's mesh
+MAX_GAZE = 0.3  # the iris moves at most this share of the eye's width along the eye ...
+MAX_GAZE_ACROSS = 0.08  # ... and this share across it
+MIN_GAP = 0.02  # lid gap (share of eye width) below which the eye counts as shut: nothing painted
+LASH_WIDTH = 0.06  # the lash line's thickness, share of the eye width
+LASH_OPACITY = 0.85  # at full closing (the gap halved or less)
+
+
+def _frame(mesh: np.ndarray, eye: Eye) -> tuple[np.ndarray, np.ndarray, float]:
+    """(origin (2,), rotation (2, 2) whose rows are the eye's axes, width): left corner at 0,
+    right corner at (width, 0), the second axis pointing down the face."""
+    a, b = mesh[eye.left], mesh[eye.right]
+    axis = b - a
+    width = float(np.hypot(*axis)) or 1.0
+    u = axis / width
+    return a, np.array([u, [-u[1], u[0]]]), width
+
+
+def _lids(mesh: np.ndarray, eye: Eye, origin: np.ndarray, rot: np.ndarray, width: float):
+    """The two lid margins as height-of-position functions in eye units (0 .. 1 along the eye)."""
+    def curve(ids: tuple[int, ...]):
+        pts = (mesh[[eye.left, *ids, eye.right]] - origin) @ rot.T / width
+        order = np.argsort(pts[:, 0])
+        return lambda x: np.interp(x, pts[order, 0], pts[order, 1])
+    return curve(eye.upper), curve(eye.lower)
+
+
+def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """(2, 3) similarity taking the two points ``src`` (2, 2) onto ``dst`` (2, 2)."""
+    s, d = src[1] - src[0], dst[1] - dst[0]
+    zs, zd = complex(*s), complex(*d)
+    z = zd / zs if abs(zs) > 1e-9 else 1.0
+    m = np.array([[z.real, -z.imag], [z.imag, z.real]])
+    return np.concatenate([m, (dst[0] - m @ src[0])[:, None]], axis=1)
+
+
+def paint_eyeballs(out: np.ndarray, image: np.ndarray, src_mesh: np.ndarray, dst_mesh: np.ndarray,
+                   gaze: bool = True) -> None:
+    """Repaint both target eye openings of ``out`` (H, W, 3) uint8 in place with the source
+    ``image``'s eyeballs (see the module docstring). src_mesh, dst_mesh: (478, 2) pixels, the
+    target geometry (its iris vertices carry the gaze)."""
+    h, w = out.shape[:2]
+    src_mesh = np.asarray(src_mesh, np.float64)
+    dst_mesh = np.asarray(dst_mesh, np.float64)
+    for eye in EYES:
+        corners = [eye.left, eye.right]
+        m = _similarity(src_mesh[corners], dst_mesh[corners])
+        d_origin, d_rot, d_width = _frame(dst_mesh, eye)
+        d_gap = _gap(dst_mesh, eye, d_origin, d_rot, d_width)
+        closing = float(np.clip(2.0 * (1.0 - d_gap / max(_gap(src_mesh, eye, *_frame(src_mesh, eye)), 1e-6)), 0.0, 1.0))
+        if closing > 0.0:
+            _lash_line(out, image, src_mesh, dst_mesh, eye, d_width, LASH_OPACITY * closing)
+        if d_gap < MIN_GAP:
+            continue  # shut: the warped lid covers the eye
+        if gaze:
+            # Along the eye the iris goes where the target geometry puts it; up and down only a
+            # little, because a closing lid drags the tracked iris centre down with it.
+            shift = dst_mesh[eye.iris[0]] - (m[:, :2] @ src_mesh[eye.iris[0]] + m[:, 2])
+            along, across = d_rot @ shift / d_width
+            along = float(np.clip(along, -MAX_GAZE, MAX_GAZE))
+            across = float(np.clip(across, -MAX_GAZE_ACROSS, MAX_GAZE_ACROSS))
+            m[:, 2] += (np.array([along, across]) * d_width) @ d_rot
+        poly = dst_mesh[eye.loop]
+        pad = max(2, int(0.15 * d_width))
+        x0, y0 = np.floor(poly.min(0)).astype(int) - pad
+        x1, y1 = np.ceil(poly.max(0)).astype(int) + pad + 1
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 - x0 < 3 or y1 - y0 < 3:
+            continue
+        plate, offset = _eyeball_plate(image, src_mesh[eye.loop], pad)
+        if plate is None:
+            continue
+        # Target box pixel -> plate pixel: undo the box offset, the similarity, then the plate's.
+        to_box = m.copy()
+        to_box[:, 2] -= (x0, y0)
+        full = np.vstack([to_box, [0, 0, 1]])
+        from_plate = np.array([[1, 0, offset[0]], [0, 1, offset[1]], [0, 0, 1]], np.float64)
+        sample = cv2.warpAffine(plate, (full @ from_plate)[:2], (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REPLICATE)
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillPoly(mask, [np.round((poly - (x0, y0)) * 16).astype(np.int32)], 255, cv2.LINE_8, shift=4)
+        # Two pixels inside the lid margin, softened by about one: only where the plate holds the
+        # source's own eyeball pixels (it is eroded by one), so an unchanged eye stays exact.
+        mask = cv2.erode(mask, np.ones((5, 5), np.uint8))
+        alpha = cv2.GaussianBlur(mask, (0, 0), 0.6).astype(np.float32)[..., None] / 255.0
+        region = out[y0:y1, x0:x1].astype(np.float32)
+        out[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + sample.astype(np.float32) * alpha, 0, 255).astype(np.uint8)
+
+
+def _gap(mesh: np.ndarray, eye: Eye, origin: np.ndarray, rot: np.ndarray, width: float) -> float:
+    """The widest lid gap across the middle of the eye, in eye widths."""
+    up, lo = _lids(mesh, eye, origin, rot, width)
+    xs = np.linspace(0.1, 0.9, 9)
+    return float(np.max(lo(xs) - up(xs)))
+
+
+def _lash_line(out: np.ndarray, image: np.ndarray, src_mesh: np.ndarray, dst_mesh: np.ndarray, eye: Eye,
+               width: float, opacity: float) -> None:
+    """Draw the upper lid's lash line along the target's upper margin (corner to corner) in the
+    source's lash colour: a closing lid brings its lashes down over the strip the squashed eye
+    interior leaves between the lids."""
+    margin = src_mesh[[eye.left, *eye.upper, eye.right]]
+    h, w = image.shape[:2]
+    xs = np.clip(np.round(margin[:, 0]).astype(int), 0, w - 1)
+    ys = np.clip(np.round(margin[:, 1]).astype(int) - 1, 0, h - 1)
+    colour = np.percentile(image[ys, xs].astype(np.float32), 25, axis=0)
+    line = dst_mesh[[eye.left, *eye.upper, eye.right]]
+    lower = dst_mesh[[eye.left, *eye.lower, eye.right]]
+    thickness = max(1, int(round(LASH_WIDTH * width)))
+    pts = np.concatenate([line, lower[::-1]])
+    x0, y0 = np.floor(pts.min(0)).astype(int) - thickness - 2
+    x1, y1 = np.ceil(pts.max(0)).astype(int) + thickness + 3
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    # The lash line and whatever is left of the opening under it.
+    cv2.fillPoly(mask, [np.round((pts - (x0, y0)) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+    cv2.polylines(mask, [np.round((line - (x0, y0)) * 16).astype(np.int32)], False, 255, thickness, cv2.LINE_AA, shift=4)
+    alpha = cv2.GaussianBlur(mask, (0, 0), 0.6).astype(np.float32)[..., None] / 255.0 * opacity
+    region = out[y0:y1, x0:x1].astype(np.float32)
+    out[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + colour * alpha, 0, 255).astype(np.uint8)
+
+
+def _eyeball_plate(image: np.ndarray, loop: np.ndarray, pad: int) -> tuple[np.ndarray | None, tuple[int, int]]:
+    """(the source eye box with everything outside its opening inpainted from inside it, the box's
+    top-left corner); None when the opening is too small to carry an eyeball."""
+    h, w = image.shape[:2]
+    x0, y0 = np.floor(loop.min(0)).astype(int) - pad
+    x1, y1 = np.ceil(loop.max(0)).astype(int) + pad + 1
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return None, (0, 0)
+    inside = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    # Shrunk by a pixel so lashes and the lid margin's shadow do not leak into the sclera.
+    cv2.fillPoly(inside, [np.round((loop - (x0, y0)) * 16).astype(np.int32)], 255, cv2.LINE_8, shift=4)
+    inside = cv2.erode(inside, np.ones((3, 3), np.uint8))
+    if int(np.count_nonzero(inside)) < 6:
+        return None, (0, 0)
+    plate = cv2.inpaint(np.ascontiguousarray(image[y0:y1, x0:x1]), 255 - inside, 3, cv2.INPAINT_TELEA)
+    return plate, (int(x0), int(y0))
