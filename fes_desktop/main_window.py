@@ -23,12 +23,14 @@ from PySide6.QtWidgets import (
     QFrame,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
+from engine.api import NeutralCheck
 from engine.errors import CameraError, OutputError
 from engine.face.ibug68 import mesh_to_ibug68
 from engine.geometry.retarget import RegionGains
@@ -71,10 +73,10 @@ from fes_desktop.workers.live_worker import (
     LiveFrame,
     LiveStats,
     LiveTarget,
-    NeutralScore,
     Ready,
     RecordingState,
 )
+from fes_desktop.workers.neutral_score import NeutralScore
 from fes_desktop.workers.recording import OutputSpec, timestamped_path
 from fes_desktop.workers.render_worker import EditRequest, EditResult, ModelReady, RenderClient, TargetInfo, TargetRequest
 
@@ -125,6 +127,7 @@ class MainWindow(QMainWindow):
 
         self.commands: Actions = create_actions(self)  # not "actions": QWidget.actions() exists
         self.errors = ErrorDialogs(self)
+        self.neutral_prompt: QMessageBox | None = None  # open while a refused capture awaits the user
         self._build_central()
         self._build_panels()
         self._build_menus_and_toolbar()
@@ -282,6 +285,7 @@ class MainWindow(QMainWindow):
         live.model_failed.connect(self._on_model_failed)
         live.neutral_captured.connect(self._on_neutral)
         live.neutral_cleared.connect(self._on_neutral_cleared)
+        live.neutral_refused.connect(self._on_neutral_refused)
         live.recording_changed.connect(self._on_recording)
 
     def _restore_window(self) -> bool:
@@ -597,6 +601,28 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(
             f"Neutral reference captured: neutral {score.neutral:.0%}, frontal {score.frontal:.0%}. {score.advice()}", 8000
         )
+
+    @Slot(object)
+    def _on_neutral_refused(self, check: NeutralCheck) -> None:
+        """Say why the capture is not a usable neutral; keep it only if the user says so."""
+        if self.neutral_prompt is not None:
+            self.neutral_prompt.close()
+        box = QMessageBox(QMessageBox.Icon.Question, "Neutral reference not captured", check.reason,
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+        box.setInformativeText("Capture again with a relaxed, frontal face, or use this one anyway.")
+        box.button(QMessageBox.StandardButton.Yes).setText("Use anyway")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(self._on_neutral_prompt_finished)
+        self.neutral_prompt = box
+        self.statusBar().showMessage(check.reason, 8000)
+        box.open()
+
+    @Slot(int)
+    def _on_neutral_prompt_finished(self, result: int) -> None:
+        self.neutral_prompt = None
+        if result == QMessageBox.StandardButton.Yes:
+            self.live.confirm_neutral()
 
     @Slot()
     def _on_neutral_cleared(self) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QImage
 
-from engine.api import ReenactConfig, Reenactor, TrackResult, neutrality
+from engine.api import NeutralCheck, ReenactConfig, Reenactor, TrackResult, check_neutral
 from engine.errors import BackendError, FesError, ModelError, NoFaceError, OutputError
 from engine.face.ibug68 import mesh_to_ibug68
 from engine.io import FrameSource
@@ -36,6 +36,7 @@ from fes_desktop.mailbox import Mailbox
 from fes_desktop.params import LiveParams
 from fes_desktop.qimage import DisplaySize, bgr_to_qimage_fitted
 from fes_desktop.sources import SourceSpec, open_frame_source
+from fes_desktop.workers.neutral_score import NeutralScore
 from fes_desktop.workers.recording import FrameRecorder, OutputSpec
 from fes_desktop.workers.threads import join_thread, quit_current_thread, start_thread
 
@@ -96,30 +97,6 @@ class LiveStats:
 
 
 @dataclass(frozen=True)
-class NeutralScore:
-    """How neutral and frontal the captured reference face is, each 0..1."""
-
-    neutral: float
-    frontal: float
-
-    GOOD = 0.7
-
-    @property
-    def good(self) -> bool:
-        return self.neutral >= self.GOOD and self.frontal >= self.GOOD
-
-    def advice(self) -> str:
-        if self.good:
-            return "Good neutral reference."
-        parts = []
-        if self.neutral < self.GOOD:
-            parts.append("relax your face (mouth closed, brows at rest)")
-        if self.frontal < self.GOOD:
-            parts.append("look straight into the camera")
-        return "Capture again: " + " and ".join(parts) + "."
-
-
-@dataclass(frozen=True)
 class RecordingState:
     active: bool
     path: Path | None = None
@@ -161,6 +138,7 @@ class LiveWorker(QObject):
     failed = Signal(object)  # UserMessage
     model_failed = Signal(object)  # UserMessage; the warp is used instead
     neutral_captured = Signal(object)  # NeutralScore
+    neutral_refused = Signal(object)  # engine.api.NeutralCheck: not used unless confirmed
     neutral_cleared = Signal()
     recording_changed = Signal(object)  # RecordingState
 
@@ -178,6 +156,7 @@ class LiveWorker(QObject):
         self._clock = _Clock()
         self._neutral_face: Face | None = None
         self._neutral_source: SourceSpec | None = None
+        self._refused_face: Face | None = None
         # Written by the pipeline's threads, read by the worker thread (single attribute swaps).
         self._latest_source: np.ndarray | None = None
         self._latest_face: Face | None = None
@@ -215,10 +194,27 @@ class LiveWorker(QObject):
             error = NoFaceError("no face is being tracked in the live source right now")
             self.failed.emit(describe_error(error, Context.NEUTRAL))
             return
+        check = check_neutral(face, self._reenactor.shape_model)
+        if not check.ok:
+            self._refused_face = face
+            self.neutral_refused.emit(check)
+            return
+        self._use_neutral(face, check)
+
+    @Slot()
+    def confirm_neutral(self) -> None:
+        """Use the face the last capture refused, as the user confirmed it."""
+        face, self._refused_face = self._refused_face, None
+        if face is not None and self._reenactor is not None:
+            self._use_neutral(face, check_neutral(face, self._reenactor.shape_model))
+
+    def _use_neutral(self, face: Face, check: NeutralCheck) -> None:
+        assert self._reenactor is not None
         self._reenactor.set_neutral(face)
+        self._refused_face = None
         self._neutral_face = face
         self._neutral_source = self._config.source if self._config else None
-        self.neutral_captured.emit(NeutralScore(*neutrality(face, self._reenactor.shape_model)))
+        self.neutral_captured.emit(NeutralScore(check.neutral, check.frontal))
 
     @Slot()
     def clear_neutral(self) -> None:
@@ -451,6 +447,7 @@ class LiveClient(QObject):
     _configure = Signal(object)
     _set_params = Signal(object)
     _capture_neutral = Signal()
+    _confirm_neutral = Signal()
     _clear_neutral = Signal()
     _start_recording = Signal(object)
     _stop_recording = Signal()
@@ -462,6 +459,7 @@ class LiveClient(QObject):
         self._configure.connect(self.worker.configure)
         self._set_params.connect(self.worker.set_params)
         self._capture_neutral.connect(self.worker.capture_neutral)
+        self._confirm_neutral.connect(self.worker.confirm_neutral)
         self._clear_neutral.connect(self.worker.clear_neutral)
         self._start_recording.connect(self.worker.start_recording)
         self._stop_recording.connect(self.worker.stop_recording)
@@ -477,6 +475,9 @@ class LiveClient(QObject):
 
     def capture_neutral(self) -> None:
         self._capture_neutral.emit()
+
+    def confirm_neutral(self) -> None:
+        self._confirm_neutral.emit()
 
     def clear_neutral(self) -> None:
         self._clear_neutral.emit()

@@ -11,6 +11,30 @@ from fes_desktop.sources import SAMPLE_TARGETS
 from tests.desktop.conftest import RENDER_MS, STARTUP_MS, edit_settings, wait_live, wait_target
 
 
+def test_a_smiling_capture_is_refused_with_the_reason_and_kept_only_when_confirmed(qtbot, make_window):
+    from PySide6.QtWidgets import QMessageBox
+
+    from fes_desktop.sources import SourceSpec
+    from tests.conftest import held_out_people, london_photo
+
+    window = make_window()
+    wait_live(qtbot, window, frames=2)
+    window.choose_source(SourceSpec("photo", london_photo(held_out_people()[0], "smiling")))
+    wait_live(qtbot, window, frames=3)
+    for answer, kept in ((QMessageBox.StandardButton.Cancel, False), (QMessageBox.StandardButton.Yes, True)):
+        window.commands.capture_neutral.trigger()
+        qtbot.waitUntil(lambda: window.neutral_prompt is not None and window.neutral_prompt.isVisible(), timeout=RENDER_MS)
+        assert "not at rest" in window.neutral_prompt.text()
+        assert window.source_panel.neutral_bar.value() == 0
+        window.neutral_prompt.button(answer).click()
+        if kept:
+            qtbot.waitUntil(lambda: window.source_panel.neutral_bar.value() > 0, timeout=RENDER_MS)
+            assert window.source_panel.neutral_advice.text().startswith("Kept as you asked")
+        else:
+            qtbot.wait(300)
+            assert window.neutral_prompt is None and window.source_panel.neutral_bar.value() == 0
+
+
 def test_shortcuts_and_capturing_the_neutral_reference(qtbot, make_window):
     window = make_window()
     window.activateWindow()
@@ -25,9 +49,14 @@ def test_shortcuts_and_capturing_the_neutral_reference(qtbot, make_window):
     assert window.view.layout_mode == "result"
 
     qtbot.keyClick(window, Qt.Key.Key_N)
-    qtbot.waitUntil(lambda: window.source_panel.neutral_bar.value() > 0, timeout=RENDER_MS)
+    # The clip smiles in its middle: a capture there is refused until confirmed.
+    qtbot.waitUntil(lambda: window.source_panel.neutral_bar.value() > 0 or window.neutral_prompt is not None,
+                    timeout=RENDER_MS)
+    if window.neutral_prompt is not None:
+        window.neutral_prompt.button(window.neutral_prompt.StandardButton.Yes).click()
+        qtbot.waitUntil(lambda: window.source_panel.neutral_bar.value() > 0, timeout=RENDER_MS)
     advice = window.source_panel.neutral_advice.text()
-    assert advice.startswith("Good neutral reference") or advice.startswith("Capture again")
+    assert advice.startswith("Good neutral reference") or advice.startswith("Kept as you asked")
     assert window.source_panel.neutral_bar.format() == "%p %"
 
     window.commands.clear_neutral.trigger()
