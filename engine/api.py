@@ -187,10 +187,16 @@ class Engine:
         target: np.ndarray,
         source_neutral: np.ndarray | None = None,
         face_index: int | None = None,
+        follow_pose: bool = True,
     ) -> EditResult:
         """The expression of ``source`` on the identity of ``target`` (taken as neutral).
 
         Without ``source_neutral`` the source's neutral shape is estimated with the shape model.
+        With ``follow_pose`` the target's head also turns, shifts and scales as the source's head
+        did from its neutral photo (as live reenactment does): the small head motion that comes
+        with a real expression is part of how it looks (held-out same-person transfer with the
+        warp: crop SSIM 0.780 -> 0.804, mouth error 0.0129 -> 0.0096 IOD; docs/results.md).
+        Without ``source_neutral`` the estimated neutral shares the source's pose: nothing turns.
         """
         src = self.detect(source).face
         tgt = self.detect(target, face_index)
@@ -202,7 +208,12 @@ class Engine:
             notes.append("no --source-neutral: the source's neutral shape was estimated")
         dst = retarget(src.mesh3d, neutral3d, tgt.face.mesh, self.config.gains)
         label, intensity = self._label_of(dst, tgt.face)
-        out = self.render(RenderRequest(target, tgt.face, dst, label, intensity, source_image=source, source_face=src))
+        motion = None
+        if follow_pose:
+            dst = apply_pose(dst, tgt.face.mesh3d, measure_pose(neutral3d, src.mesh3d)).astype(np.float32)
+            motion = head_motion(tgt.face.mesh, dst)
+        out = self.render(RenderRequest(target, tgt.face, dst, label, intensity, source_image=source, source_face=src,
+                                        head_motion=motion))
         return EditResult(out, dst, mesh_to_ibug68(dst), tuple(notes))
 
     def _label_of(self, dst_mesh: np.ndarray, face: Face) -> tuple[str, float]:

@@ -18,6 +18,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source-neutral", type=Path, help="the source person with a neutral face (else estimated)")
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--keep-target-expression", action="store_true", help="take the target as neutral even when it shows an expression")
+    p.add_argument(
+        "--pose",
+        choices=("on", "off"),
+        default="on",
+        help="on: the target's head turns, shifts and scales as the source's did from its neutral photo; off: it stays still",
+    )
     add_overwrite(p)
     add_model_options(p)
     add_face_index(p)
@@ -36,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
             if neutralised.changed:
                 note(f"target: {neutralised.describe()}")
                 target = neutralised.image
-        result = engine.transfer(source, target, neutral, args.face_index)
+        result = engine.transfer(source, target, neutral, args.face_index, follow_pose=args.pose == "on")
     for line in result.notes:
         note(line)
     write_image(args.output, result.image)

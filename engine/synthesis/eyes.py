@@ -30,6 +30,7 @@ MAX_GAZE_ACROSS = 0.08  # ... and this share across it
 MIN_GAP = 0.02  # lid gap (share of eye width) below which the eye counts as shut: nothing painted
 LASH_WIDTH = 0.06  # the lash line's thickness, share of the eye width
 LASH_OPACITY = 0.85  # at full closing (the gap halved or less)
+UNCHANGED_PX = 0.25  # an eye whose outline and iris moved less than this off its corners' similarity is left alone
 
 
 def _frame(mesh: np.ndarray, eye: Eye) -> tuple[np.ndarray, np.ndarray, float]:
@@ -71,46 +72,57 @@ def paint_eyeballs(out: np.ndarray, image: np.ndarray, src_mesh: np.ndarray, dst
     for eye in EYES:
         corners = [eye.left, eye.right]
         m = _similarity(src_mesh[corners], dst_mesh[corners])
+        moved = src_mesh[eye.loop + list(eye.iris)] @ m[:, :2].T + m[:, 2]
+        if np.abs(moved - dst_mesh[eye.loop + list(eye.iris)]).max() < UNCHANGED_PX:
+            continue  # the eye only moved with its corners: the warp already drew it exactly
         d_origin, d_rot, d_width = _frame(dst_mesh, eye)
         d_gap = _gap(dst_mesh, eye, d_origin, d_rot, d_width)
-        closing = float(np.clip(2.0 * (1.0 - d_gap / max(_gap(src_mesh, eye, *_frame(src_mesh, eye)), 1e-6)), 0.0, 1.0))
+        s_gap = max(_gap(src_mesh, eye, *_frame(src_mesh, eye)), 1e-6)
+        if d_gap >= MIN_GAP:
+            _paint_eyeball(out, image, src_mesh, dst_mesh, eye, m, gaze)
+        closing = float(np.clip(2.0 * (1.0 - d_gap / s_gap), 0.0, 1.0))
         if closing > 0.0:
-            _lash_line(out, image, src_mesh, dst_mesh, eye, d_width, LASH_OPACITY * closing)
-        if d_gap < MIN_GAP:
-            continue  # shut: the warped lid covers the eye
-        if gaze:
-            # Along the eye the iris goes where the target geometry puts it; up and down only a
-            # little, because a closing lid drags the tracked iris centre down with it.
-            shift = dst_mesh[eye.iris[0]] - (m[:, :2] @ src_mesh[eye.iris[0]] + m[:, 2])
-            along, across = d_rot @ shift / d_width
-            along = float(np.clip(along, -MAX_GAZE, MAX_GAZE))
-            across = float(np.clip(across, -MAX_GAZE_ACROSS, MAX_GAZE_ACROSS))
-            m[:, 2] += (np.array([along, across]) * d_width) @ d_rot
-        poly = dst_mesh[eye.loop]
-        pad = max(2, int(0.15 * d_width))
-        x0, y0 = np.floor(poly.min(0)).astype(int) - pad
-        x1, y1 = np.ceil(poly.max(0)).astype(int) + pad + 1
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-        if x1 - x0 < 3 or y1 - y0 < 3:
-            continue
-        plate, offset = _eyeball_plate(image, src_mesh[eye.loop], pad)
-        if plate is None:
-            continue
-        # Target box pixel -> plate pixel: undo the box offset, the similarity, then the plate's.
-        to_box = m.copy()
-        to_box[:, 2] -= (x0, y0)
-        full = np.vstack([to_box, [0, 0, 1]])
-        from_plate = np.array([[1, 0, offset[0]], [0, 1, offset[1]], [0, 0, 1]], np.float64)
-        sample = cv2.warpAffine(plate, (full @ from_plate)[:2], (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_REPLICATE)
-        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        cv2.fillPoly(mask, [np.round((poly - (x0, y0)) * 16).astype(np.int32)], 255, cv2.LINE_8, shift=4)
-        # Two pixels inside the lid margin, softened by about one: only where the plate holds the
-        # source's own eyeball pixels (it is eroded by one), so an unchanged eye stays exact.
-        mask = cv2.erode(mask, np.ones((5, 5), np.uint8))
-        alpha = cv2.GaussianBlur(mask, (0, 0), 0.6).astype(np.float32)[..., None] / 255.0
-        region = out[y0:y1, x0:x1].astype(np.float32)
-        out[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + sample.astype(np.float32) * alpha, 0, 255).astype(np.uint8)
+            _lash_line(out, image, src_mesh, dst_mesh, eye, d_width, LASH_OPACITY * closing,
+                       fill=d_gap < 2.0 * LASH_WIDTH)
+
+
+def _paint_eyeball(out: np.ndarray, image: np.ndarray, src_mesh: np.ndarray, dst_mesh: np.ndarray, eye: Eye,
+                   m: np.ndarray, gaze: bool) -> None:
+    """The source eyeball mapped by the corner similarity ``m`` (2, 3) (plus the gaze shift) into
+    the target's opening of ``eye``."""
+    h, w = out.shape[:2]
+    d_origin, d_rot, d_width = _frame(dst_mesh, eye)
+    m = m.copy()
+    if gaze:
+        # Along the eye the iris goes where the target geometry puts it; up and down only a
+        # little, because a closing lid drags the tracked iris centre down with it.
+        shift = dst_mesh[eye.iris[0]] - (m[:, :2] @ src_mesh[eye.iris[0]] + m[:, 2])
+        along, across = d_rot @ shift / d_width
+        along = float(np.clip(along, -MAX_GAZE, MAX_GAZE))
+        across = float(np.clip(across, -MAX_GAZE_ACROSS, MAX_GAZE_ACROSS))
+        m[:, 2] += (np.array([along, across]) * d_width) @ d_rot
+    poly = dst_mesh[eye.loop]
+    pad = max(2, int(0.15 * d_width))
+    x0, y0 = np.floor(poly.min(0)).astype(int) - pad
+    x1, y1 = np.ceil(poly.max(0)).astype(int) + pad + 1
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return
+    plate, offset = _eyeball_plate(image, src_mesh[eye.loop], pad)
+    if plate is None:
+        return
+    # Target box pixel -> plate pixel: undo the box offset, the similarity, then the plate's.
+    to_box = m.copy()
+    to_box[:, 2] -= (x0, y0)
+    full = np.vstack([to_box, [0, 0, 1]])
+    from_plate = np.array([[1, 0, offset[0]], [0, 1, offset[1]], [0, 0, 1]], np.float64)
+    sample = cv2.warpAffine(plate, (full @ from_plate)[:2], (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE)
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(mask, [np.round((poly - (x0, y0)) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+    alpha = cv2.GaussianBlur(mask, (0, 0), 0.5).astype(np.float32)[..., None] / 255.0
+    region = out[y0:y1, x0:x1].astype(np.float32)
+    out[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + sample.astype(np.float32) * alpha, 0, 255).astype(np.uint8)
 
 
 def _gap(mesh: np.ndarray, eye: Eye, origin: np.ndarray, rot: np.ndarray, width: float) -> float:
@@ -121,10 +133,9 @@ def _gap(mesh: np.ndarray, eye: Eye, origin: np.ndarray, rot: np.ndarray, width:
 
 
 def _lash_line(out: np.ndarray, image: np.ndarray, src_mesh: np.ndarray, dst_mesh: np.ndarray, eye: Eye,
-               width: float, opacity: float) -> None:
+               width: float, opacity: float, fill: bool) -> None:
     """Draw the upper lid's lash line along the target's upper margin (corner to corner) in the
-    source's lash colour: a closing lid brings its lashes down over the strip the squashed eye
-    interior leaves between the lids."""
+    source's lash colour; with ``fill`` (lids nearly shut) also over the slit left between them."""
     margin = src_mesh[[eye.left, *eye.upper, eye.right]]
     h, w = image.shape[:2]
     xs = np.clip(np.round(margin[:, 0]).astype(int), 0, w - 1)
@@ -140,8 +151,8 @@ def _lash_line(out: np.ndarray, image: np.ndarray, src_mesh: np.ndarray, dst_mes
     if x1 - x0 < 2 or y1 - y0 < 2:
         return
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    # The lash line and whatever is left of the opening under it.
-    cv2.fillPoly(mask, [np.round((pts - (x0, y0)) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+    if fill:
+        cv2.fillPoly(mask, [np.round((pts - (x0, y0)) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
     cv2.polylines(mask, [np.round((line - (x0, y0)) * 16).astype(np.int32)], False, 255, thickness, cv2.LINE_AA, shift=4)
     alpha = cv2.GaussianBlur(mask, (0, 0), 0.6).astype(np.float32)[..., None] / 255.0 * opacity
     region = out[y0:y1, x0:x1].astype(np.float32)

