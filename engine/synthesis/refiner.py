@@ -38,13 +38,16 @@ from engine.geometry.align import align_face, invert, transform_points
 from engine.io.images import read_image
 from engine.manifest import Manifest, load_manifest
 from engine.synthesis.generator import PROBE_PHOTO
-from engine.synthesis.guidance import guidance_map
+from engine.synthesis.guidance import guidance_map, region_mask
 from engine.synthesis.warp import warp_face
 from engine.types import Face
 
 log = logging.getLogger(__name__)
 
 MASK_FLOOR = 2.0 / 255.0  # attention below this leaves the warp's pixel untouched
+INTERIOR_SHRINK = 0.06  # the attention is kept inside the face outline shrunk by this share of its radius
+FOREHEAD_MARGIN = 0.12  # ... and below this many inter-ocular distances above the brows' top
+BROWS = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300)  # FaceMesh upper brow contours
 ATTENTION = "attention"
 
 
@@ -128,7 +131,23 @@ class RefinerGenerator:
         matrix = self._fill(warped, dst_mesh)
         out = self.backend.run({self._names[0]: self._image, self._names[1]: self._guidance})[0]
         rgb = np.clip((out[:3].transpose(1, 2, 0) + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
-        return np.ascontiguousarray(rgb[:, :, ::-1]), np.clip(out[3], 0.0, 1.0).astype(np.float32), matrix
+        attention = np.clip(out[3], 0.0, 1.0).astype(np.float32) * self._interior(transform_points(dst_mesh, matrix))
+        return np.ascontiguousarray(rgb[:, :, ::-1]), attention, matrix
+
+    def _interior(self, mesh: np.ndarray) -> np.ndarray:
+        """(N, N) float32 [0, 1]: where the network may paint, for the crop mesh (478, 2).
+
+        Half the training pairs are two photos whose hair and background differ, so their loss
+        stops at the face outline and the network's paint there is unchecked: it speckles the jaw
+        line by the ears, and on a high forehead it draws a faint vertical streak. Its work (mouth,
+        creases, cheeks, eyes, brow furrows) lies inside, so the attention is kept to the face
+        outline shrunk by INTERIOR_SHRINK of its radius, and below FOREHEAD_MARGIN inter-ocular
+        distances above the brows."""
+        inside = region_mask(mesh, self.size, grow=-INTERIOR_SHRINK)
+        iod = float(np.linalg.norm(mesh[33] - mesh[263]))
+        top = float(mesh[list(BROWS), 1].min()) - FOREHEAD_MARGIN * iod
+        rows = np.arange(self.size, dtype=np.float32)[:, None]
+        return inside * np.clip((rows - top) / max(0.1 * iod, 1.0) + 0.5, 0.0, 1.0)
 
     def render(self, request) -> np.ndarray:
         """``request``: an :class:`engine.synthesis.generators.RenderRequest`; returns the full photo."""
