@@ -9,8 +9,10 @@ import resources
 from engine.io import CameraSource, Frame, FrameSource, ImageSource, VideoSource
 
 DRIVING_CLIP = resources.SAMPLES / "driving.mp4"
-DEFAULT_TARGET = resources.SAMPLES / "target_f.jpg"
+# A real person's photo: the composites' ghosted hair would show their blending as if it were ours.
+DEFAULT_TARGET = resources.SAMPLES / "target_london_007.jpg"
 SAMPLE_TARGETS: tuple[Path, ...] = (
+    DEFAULT_TARGET,
     resources.SAMPLES / "target_f.jpg",
     resources.SAMPLES / "target_m.jpg",
     resources.SAMPLES / "target_cc0.jpg",
