@@ -30,6 +30,7 @@ MAX_GAZE_ACROSS = 0.08  # ... and this share across it
 MIN_GAP = 0.02  # lid gap (share of eye width) below which the eye counts as shut: nothing painted
 LASH_WIDTH = 0.06  # the lash line's thickness, share of the eye width
 LASH_OPACITY = 0.85  # at full closing (the gap halved or less)
+EYEBALL_INSET = 1  # px inside the target's lid contour where the repainted eyeball starts
 UNCHANGED_PX = 0.25  # an eye whose outline and iris moved less than this off its corners' similarity is left alone
 
 
@@ -119,8 +120,11 @@ def _paint_eyeball(out: np.ndarray, image: np.ndarray, src_mesh: np.ndarray, dst
     sample = cv2.warpAffine(plate, (full @ from_plate)[:2], (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_REPLICATE)
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillPoly(mask, [np.round((poly - (x0, y0)) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
-    alpha = cv2.GaussianBlur(mask, (0, 0), 0.5).astype(np.float32)[..., None] / 255.0
+    cv2.fillPoly(mask, [np.round((poly - (x0, y0)) * 16).astype(np.int32)], 255, cv2.LINE_8, shift=4)
+    if EYEBALL_INSET:
+        # The lid margins (lashes, their shadow) stay the warp's: they are the person's own.
+        mask = cv2.erode(mask, np.ones((2 * EYEBALL_INSET + 1, 2 * EYEBALL_INSET + 1), np.uint8))
+    alpha = cv2.GaussianBlur(mask, (0, 0), 0.6).astype(np.float32)[..., None] / 255.0
     region = out[y0:y1, x0:x1].astype(np.float32)
     out[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + sample.astype(np.float32) * alpha, 0, 255).astype(np.uint8)
 
