@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -65,7 +66,8 @@ def default_model() -> str:
 
 
 def rss_mb() -> float:
-    """Resident set size of this process in MiB."""
+    """Resident set size of this process in MiB (Linux: now; macOS: the peak; NaN where neither
+    /proc nor the ``resource`` module exists, as on Windows)."""
     try:
         with open("/proc/self/status", encoding="ascii") as fh:
             for line in fh:
@@ -73,9 +75,12 @@ def rss_mb() -> float:
                     return int(line.split()[1]) / 1024.0
     except OSError:
         pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    try:
+        import resource
+    except ImportError:
+        return float("nan")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
 
 
 class ClipLoop(FrameSource):
