@@ -120,7 +120,8 @@ def test_recording_scales_the_landmarks_into_the_sidecar(tmp_path, engine):
     track = read_landmarks_json(spec.path / "landmarks.json")
     assert track.image_size == (320, 320)
     assert [f.index for f in track.frames] == [0]
-    np.testing.assert_allclose(track.frames[0].landmarks, face.landmarks68 / 2, atol=0.01)
+    scale = 320 / max(image.shape[:2])  # the frames' long side, as recorded
+    np.testing.assert_allclose(track.frames[0].landmarks, face.landmarks68 * scale, atol=0.01)
 
 
 def test_void_qt_calls_keep_none_alive():
