@@ -23,14 +23,12 @@ from PySide6.QtWidgets import (
     QFrame,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
-from engine.api import NeutralCheck
 from engine.errors import CameraError, OutputError
 from engine.face.ibug68 import mesh_to_ibug68
 from engine.geometry.retarget import RegionGains
@@ -40,6 +38,7 @@ from engine.synthesis.generators import WARP
 from fes_desktop.actions import Actions, build_menus, create_actions, show_about, show_shortcuts
 from fes_desktop.cameras import CameraInfo, CameraLister, qt_cameras, watch_cameras
 from fes_desktop.capabilities import ModelInfo
+from fes_desktop.controllers.neutral import NeutralController
 from fes_desktop.heap import freeze_startup_heap
 from fes_desktop.dialogs import ErrorDialogs
 from fes_desktop.errors import Context, UserMessage, describe_error
@@ -76,7 +75,6 @@ from fes_desktop.workers.live_worker import (
     Ready,
     RecordingState,
 )
-from fes_desktop.workers.neutral_score import NeutralScore
 from fes_desktop.workers.recording import OutputSpec, timestamped_path
 from fes_desktop.workers.render_worker import EditRequest, EditResult, ModelReady, RenderClient, TargetInfo, TargetRequest
 
@@ -127,7 +125,6 @@ class MainWindow(QMainWindow):
 
         self.commands: Actions = create_actions(self)  # not "actions": QWidget.actions() exists
         self.errors = ErrorDialogs(self)
-        self.neutral_prompt: QMessageBox | None = None  # open while a refused capture awaits the user
         self._build_central()
         self._build_panels()
         self._build_menus_and_toolbar()
@@ -221,7 +218,6 @@ class MainWindow(QMainWindow):
 
         self.source_panel.source_chosen.connect(self.choose_source)
         self.source_panel.mirror_changed.connect(self.set_mirror)
-        self.source_panel.capture_neutral_requested.connect(self.capture_neutral)
         self.source_panel.refresh_cameras_requested.connect(self.refresh_cameras)
         self.target_panel.target_chosen.connect(self.choose_target)
         self.target_panel.face_chosen.connect(self.choose_face)
@@ -250,8 +246,6 @@ class MainWindow(QMainWindow):
         a.live_mode.triggered.connect(lambda: self.set_mode("live"))
         a.edit_mode.triggered.connect(lambda: self.set_mode("edit"))
         a.record.toggled.connect(self.set_recording)
-        a.capture_neutral.triggered.connect(self.capture_neutral)
-        a.clear_neutral.triggered.connect(self.clear_neutral)
         a.mirror.toggled.connect(self.set_mirror)
         a.overlay.toggled.connect(self.set_overlay)
         a.result_only.toggled.connect(lambda on: self.set_layout("result" if on else "side_by_side"))
@@ -269,6 +263,10 @@ class MainWindow(QMainWindow):
         )
 
     def _connect_workers(self) -> None:
+        self.neutral = NeutralController(self, self.live, self.source_panel, lambda: self.mode == "live")
+        self.source_panel.capture_neutral_requested.connect(self.neutral.capture)
+        self.commands.capture_neutral.triggered.connect(self.neutral.capture)
+        self.commands.clear_neutral.triggered.connect(self.neutral.clear)
         photo = self.photo.worker
         photo.target_ready.connect(self._on_target_ready)
         photo.target_failed.connect(self._on_target_failed)
@@ -283,9 +281,6 @@ class MainWindow(QMainWindow):
         live.ready.connect(self._on_live_ready)
         live.failed.connect(self._on_live_failed)
         live.model_failed.connect(self._on_model_failed)
-        live.neutral_captured.connect(self._on_neutral)
-        live.neutral_cleared.connect(self._on_neutral_cleared)
-        live.neutral_refused.connect(self._on_neutral_refused)
         live.recording_changed.connect(self._on_recording)
 
     def _restore_window(self) -> bool:
@@ -583,51 +578,6 @@ class MainWindow(QMainWindow):
             self.choose_source(SourceSpec.clip())
         elif message.context == Context.SOURCE and not self._source.is_clip:
             self.choose_source(SourceSpec.clip())
-
-    @Slot()
-    def capture_neutral(self) -> None:
-        if self.mode != "live":
-            self.statusBar().showMessage("Switch to Live mode (Ctrl+1) to capture the neutral reference.", 5000)
-            return
-        self.live.capture_neutral()
-
-    @Slot()
-    def clear_neutral(self) -> None:
-        self.live.clear_neutral()
-
-    @Slot(object)
-    def _on_neutral(self, score: NeutralScore) -> None:
-        self.source_panel.show_neutral(score)
-        self.statusBar().showMessage(
-            f"Neutral reference captured: neutral {score.neutral:.0%}, frontal {score.frontal:.0%}. {score.advice()}", 8000
-        )
-
-    @Slot(object)
-    def _on_neutral_refused(self, check: NeutralCheck) -> None:
-        """Say why the capture is not a usable neutral; keep it only if the user says so."""
-        if self.neutral_prompt is not None:
-            self.neutral_prompt.close()
-        box = QMessageBox(QMessageBox.Icon.Question, "Neutral reference not captured", check.reason,
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
-        box.setInformativeText("Capture again with a relaxed, frontal face, or use this one anyway.")
-        box.button(QMessageBox.StandardButton.Yes).setText("Use anyway")
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.finished.connect(self._on_neutral_prompt_finished)
-        self.neutral_prompt = box
-        self.statusBar().showMessage(check.reason, 8000)
-        box.open()
-
-    @Slot(int)
-    def _on_neutral_prompt_finished(self, result: int) -> None:
-        self.neutral_prompt = None
-        if result == QMessageBox.StandardButton.Yes:
-            self.live.confirm_neutral()
-
-    @Slot()
-    def _on_neutral_cleared(self) -> None:
-        self.source_panel.clear_neutral()
-        self.statusBar().showMessage("Neutral reference cleared: it is estimated from the next frames.", 5000)
 
     @Slot(bool)
     def set_mirror(self, on: bool) -> None:

@@ -24,16 +24,16 @@ def test_a_smiling_capture_is_refused_with_the_reason_and_kept_only_when_confirm
     wait_live(qtbot, window, frames=3)
     for answer, kept in ((QMessageBox.StandardButton.Cancel, False), (QMessageBox.StandardButton.Yes, True)):
         window.commands.capture_neutral.trigger()
-        qtbot.waitUntil(lambda: window.neutral_prompt is not None and window.neutral_prompt.isVisible(), timeout=RENDER_MS)
-        assert "not at rest" in window.neutral_prompt.text()
+        qtbot.waitUntil(lambda: window.neutral.prompt is not None and window.neutral.prompt.isVisible(), timeout=RENDER_MS)
+        assert "not at rest" in window.neutral.prompt.text()
         assert window.source_panel.neutral_bar.value() == 0
-        window.neutral_prompt.button(answer).click()
+        window.neutral.prompt.button(answer).click()
         if kept:
             qtbot.waitUntil(lambda: window.source_panel.neutral_bar.value() > 0, timeout=RENDER_MS)
             assert window.source_panel.neutral_advice.text().startswith("Kept as you asked")
         else:
             qtbot.wait(300)
-            assert window.neutral_prompt is None and window.source_panel.neutral_bar.value() == 0
+            assert window.neutral.prompt is None and window.source_panel.neutral_bar.value() == 0
 
 
 def test_shortcuts_and_capturing_the_neutral_reference(qtbot, make_window):
@@ -51,10 +51,10 @@ def test_shortcuts_and_capturing_the_neutral_reference(qtbot, make_window):
 
     qtbot.keyClick(window, Qt.Key.Key_N)
     # The clip smiles in its middle: a capture there is refused until confirmed.
-    qtbot.waitUntil(lambda: window.source_panel.neutral_bar.value() > 0 or window.neutral_prompt is not None,
+    qtbot.waitUntil(lambda: window.source_panel.neutral_bar.value() > 0 or window.neutral.prompt is not None,
                     timeout=RENDER_MS)
-    if window.neutral_prompt is not None:
-        window.neutral_prompt.button(window.neutral_prompt.StandardButton.Yes).click()
+    if window.neutral.prompt is not None:
+        window.neutral.prompt.button(window.neutral.prompt.StandardButton.Yes).click()
         qtbot.waitUntil(lambda: window.source_panel.neutral_bar.value() > 0, timeout=RENDER_MS)
         window.activateWindow()  # the shortcuts below go to the window again, not the closed prompt
         qtbot.waitUntil(window.isActiveWindow, timeout=5000)

@@ -1,0 +1,1 @@
+"""Controllers: one per concern of the main window, which only lays out and routes."""
