@@ -38,6 +38,7 @@ from engine.synthesis.generators import WARP
 from fes_desktop.actions import Actions, build_menus, create_actions, show_about, show_shortcuts
 from fes_desktop.cameras import CameraInfo, CameraLister, qt_cameras, watch_cameras
 from fes_desktop.capabilities import ModelInfo
+from fes_desktop.controllers.export import ExportController
 from fes_desktop.controllers.neutral import NeutralController
 from fes_desktop.heap import freeze_startup_heap
 from fes_desktop.dialogs import ErrorDialogs
@@ -65,7 +66,6 @@ from fes_desktop.settings import (
 from fes_desktop.sources import DEFAULT_TARGET, SourceSpec
 from fes_desktop.widgets.frame_view import FrameView
 from fes_desktop.widgets.notice_bar import NoticeBar
-from fes_desktop.workers.export_worker import ExportJob, ExportSummary
 from fes_desktop.workers.live_worker import (
     LiveClient,
     LiveConfig,
@@ -73,9 +73,7 @@ from fes_desktop.workers.live_worker import (
     LiveStats,
     LiveTarget,
     Ready,
-    RecordingState,
 )
-from fes_desktop.workers.recording import OutputSpec, timestamped_path
 from fes_desktop.workers.render_worker import EditRequest, EditResult, ModelReady, RenderClient, TargetInfo, TargetRequest
 
 log = logging.getLogger(__name__)
@@ -121,7 +119,6 @@ class MainWindow(QMainWindow):
         self._driving_photo: Path | None = None
         self._editor_hidden_for_model = False
         self._closed = False
-        self.last_recording = RecordingState(False)
 
         self.commands: Actions = create_actions(self)  # not "actions": QWidget.actions() exists
         self.errors = ErrorDialogs(self)
@@ -232,8 +229,6 @@ class MainWindow(QMainWindow):
         self.expression_panel.driving_photo_chosen.connect(self._on_driving_photo)
         self.landmark_panel.document.subscribe(self._on_document_change)
         self.export_panel.settings_changed.connect(self._on_export_settings)
-        self.export_panel.offline_requested.connect(self.start_offline_export)
-        self.export_panel.export_finished.connect(self._on_export_finished)
         self.export_panel.export_failed.connect(self.errors.show)
 
     def _build_menus_and_toolbar(self) -> None:
@@ -245,7 +240,6 @@ class MainWindow(QMainWindow):
         a.quit.triggered.connect(self.close)
         a.live_mode.triggered.connect(lambda: self.set_mode("live"))
         a.edit_mode.triggered.connect(lambda: self.set_mode("edit"))
-        a.record.toggled.connect(self.set_recording)
         a.mirror.toggled.connect(self.set_mirror)
         a.overlay.toggled.connect(self.set_overlay)
         a.result_only.toggled.connect(lambda on: self.set_layout("result" if on else "side_by_side"))
@@ -267,6 +261,7 @@ class MainWindow(QMainWindow):
         self.source_panel.capture_neutral_requested.connect(self.neutral.capture)
         self.commands.capture_neutral.triggered.connect(self.neutral.capture)
         self.commands.clear_neutral.triggered.connect(self.neutral.clear)
+        self.exports = ExportController(self)
         photo = self.photo.worker
         photo.target_ready.connect(self._on_target_ready)
         photo.target_failed.connect(self._on_target_failed)
@@ -281,7 +276,6 @@ class MainWindow(QMainWindow):
         live.ready.connect(self._on_live_ready)
         live.failed.connect(self._on_live_failed)
         live.model_failed.connect(self._on_model_failed)
-        live.recording_changed.connect(self._on_recording)
 
     def _restore_window(self) -> bool:
         """The saved geometry and dock layout; False when there is none (or it does not apply)."""
@@ -599,72 +593,9 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ recording and export
 
-    @Slot(bool)
-    def set_recording(self, on: bool) -> None:
-        if not on:
-            self.live.stop_recording()
-            return
-        export = self.export_panel.current()
-        folder = Path(export.folder) if export.folder else default_export_folder()
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            self.errors.show(describe_error(OutputError(f"cannot create {folder}: {error.strerror or error}"), Context.RECORD))
-            self._set_record_checked(False)
-            return
-        if self.mode != "live":
-            self.set_mode("live")
-        spec = OutputSpec(timestamped_path(folder, export.format), export.format, export.fps, export.long_side, export.sidecar)
-        self.live.start_recording(spec)
-
-    def _set_record_checked(self, on: bool) -> None:
-        self.commands.record.blockSignals(True)
-        self.commands.record.setChecked(on)
-        self.commands.record.blockSignals(False)
-
-    @Slot(object)
-    def _on_recording(self, state: RecordingState) -> None:
-        self._set_record_checked(state.active)
-        if state.active:
-            text = f"● Recording to {state.path}"
-        elif state.path is not None:
-            text = f"Saved {state.frames} frames to {state.path}"
-        else:
-            text = "Not recording"
-        self.export_panel.record_status.setText(text)
-        self.statusBar().showMessage(text, 8000)
-        self.last_recording = state
-
     @Slot(object)
     def _on_export_settings(self, export: ExportSettings) -> None:
         self.settings = replace(self.settings, export=export)
-
-    @Slot(object, object)
-    def start_offline_export(self, driving: Path, output: Path) -> None:
-        """Render every frame of ``driving`` onto the target into ``output`` with the Export
-        panel's format, rate, size and sidecar options."""
-        if self.export_panel.running or self.target is None:
-            return
-        export = self.export_panel.current()
-        overwrite = export.format == "png" and output.is_dir()
-        job = ExportJob(
-            driving=driving,
-            target_image=self.target.image,
-            face_index=self.target.chosen,
-            model=self.settings.model.model,
-            backend=self.settings.model.backend,
-            gains=self.settings.expression.gains,
-            smoothing=smoothing_params(self.settings.expression.smoothing),
-            mirror=self.settings.source.mirror,
-            follow_pose=self.settings.expression.follow_pose,
-            output=OutputSpec(output, export.format, export.fps, export.long_side, export.sidecar, overwrite),
-        )
-        self.export_panel.run_export(job)
-        self.docks["export"].raise_()
-
-    @Slot(object)
-    def _on_export_finished(self, summary: ExportSummary) -> None:
-        self.statusBar().showMessage(f"Exported {summary.frames} frames to {summary.path}", 8000)
 
     def current_result(self) -> np.ndarray | None:
         """The result shown now at full size, (H, W, 3) uint8 BGR: the live frame or the photo edit."""

@@ -25,7 +25,7 @@ def test_offline_mp4_export_has_every_frame_and_a_sidecar(qtbot, make_window, tm
     output = tmp_path / "out" / "render.mp4"
     output.parent.mkdir()
 
-    window.start_offline_export(DRIVING_CLIP, output)
+    window.exports.start_offline(DRIVING_CLIP, output)
     qtbot.waitUntil(lambda: window.export_panel.last_summary is not None, timeout=EXPORT_MS)
 
     expected = clip_frames()
@@ -48,7 +48,7 @@ def test_a_cancelled_png_export_leaves_nothing(qtbot, make_window, tmp_path):
     parent = tmp_path / "exports"
     parent.mkdir()
 
-    window.start_offline_export(DRIVING_CLIP, parent / "frames")
+    window.exports.start_offline(DRIVING_CLIP, parent / "frames")
     qtbot.waitUntil(lambda: window.export_panel.progress.value() >= 3, timeout=EXPORT_MS)
     window.export_panel.cancel_button.click()
     qtbot.waitUntil(lambda: not window.export_panel.running, timeout=EXPORT_MS)
@@ -64,7 +64,7 @@ def test_an_unwritable_output_says_what_to_do(qtbot, make_window, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
 
-    window.start_offline_export(DRIVING_CLIP, blocker / "render.mp4")
+    window.exports.start_offline(DRIVING_CLIP, blocker / "render.mp4")
     qtbot.waitUntil(lambda: not window.export_panel.running, timeout=EXPORT_MS)
 
     assert [m.title for m in window.errors.shown] == ["Cannot write the output"]
@@ -79,18 +79,18 @@ def test_recording_the_live_result(qtbot, make_window, tmp_path):
     wait_target(qtbot, window)
 
     window.commands.record.trigger()  # from Edit mode: switches to Live and records
-    qtbot.waitUntil(lambda: window.last_recording.active, timeout=STARTUP_MS)
+    qtbot.waitUntil(lambda: window.exports.last.active, timeout=STARTUP_MS)
     assert window.mode == "live"
     wait_live(qtbot, window, frames=12)
     window.commands.record.trigger()
-    qtbot.waitUntil(lambda: not window.last_recording.active and window.last_recording.path is not None, timeout=RENDER_MS)
+    qtbot.waitUntil(lambda: not window.exports.last.active and window.exports.last.path is not None, timeout=RENDER_MS)
 
-    path = window.last_recording.path
+    path = window.exports.last.path
     assert path.parent == folder and path.suffix == ".gif"
     with VideoReader(path) as reader:
         frames = sum(1 for _ in reader)
         assert reader.size == (160, 160)
-    assert frames == window.last_recording.frames >= 5
+    assert frames == window.exports.last.frames >= 5
     track = read_landmarks_json(sidecar_path(path))
     assert track.fps == 10.0 and 0 < len(track.frames) <= frames
     assert sorted(p.name for p in folder.iterdir()) == [path.name, path.name + ".landmarks.json"]
