@@ -34,9 +34,10 @@ from engine.geometry.expressions import ExpressionTemplates, densify, expression
 from engine.geometry.faceframe import FaceFrame
 from engine.geometry.head_pose import HeadPose, apply_pose, head_motion, measure_pose
 from engine.geometry.labels import check_intensity, label_index
-from engine.geometry.retarget import RegionGains, estimate_neutral3d, retarget
+from engine.geometry.retarget import RegionGains, estimate_neutral3d, motion_in_face_units, retarget
 from engine.geometry.shape_model import ShapeModel
 from engine.io.landmarks_json import LandmarkEdit, check_edits_near_face
+from engine.recognise import Recognition, from_scores, label_scores
 from engine.synthesis.generators import DEFAULT_MODEL, Generator, LearnedGenerator, RenderRequest, open_generator
 from engine.synthesis.warp import rings, topology
 from engine.types import Detection, Face
@@ -270,7 +271,9 @@ class Reenactor:
         frame = FaceFrame.of(self.target.face.landmarks68)
         self._target_frame = frame
         self._target_neutral_face = frame.to_face(self.target.face.mesh)
-        self._label_fields = label_fields(ExpressionTemplates.load(), self._target_neutral_face)
+        self._templates = ExpressionTemplates.load()
+        self._label_fields = label_fields(self._templates, self._target_neutral_face)
+        self._driver_fields: dict[str, np.ndarray] | None = None  # label fields on the driver's neutral
 
     @classmethod
     def create(cls, config: ReenactConfig) -> "Reenactor":
@@ -303,11 +306,13 @@ class Reenactor:
     def set_neutral(self, face: Face) -> None:
         """Use this driving face as the neutral reference ("capture neutral")."""
         self._neutral3d = face.mesh3d.astype(np.float64)
+        self._driver_fields = None
         self.neutral_estimated = False
 
     def clear_neutral(self) -> None:
         """Forget the neutral reference: the next tracked face gives an estimated one again."""
         self._neutral3d = None
+        self._driver_fields = None
         self.neutral_estimated = True
 
     def track(self, frame: np.ndarray, timestamp_ms: float) -> TrackResult | None:
@@ -316,6 +321,7 @@ class Reenactor:
             return None
         if self._neutral3d is None:
             self._neutral3d = estimate_neutral3d(face.mesh3d, self.shape_model)
+            self._driver_fields = None
             log.info("no neutral reference captured: estimated one from the first tracked face")
         return TrackResult(face=face, timestamp_ms=timestamp_ms, image=frame)
 
@@ -323,6 +329,18 @@ class Reenactor:
         """The tracked head's pose relative to the neutral reference (unclamped)."""
         assert self._neutral3d is not None
         return measure_pose(self._neutral3d, track.face.mesh3d)
+
+    def recognise(self, track: TrackResult) -> Recognition:
+        """The driver's expression against the neutral reference: engine.recognise's geometric
+        method, measured from the captured neutral (or the estimated one) rather than a fresh
+        estimate per frame."""
+        neutral3d = self._neutral3d
+        assert neutral3d is not None
+        motion, frame = motion_in_face_units(track.face.mesh3d, neutral3d)
+        fields = self._driver_fields
+        if fields is None:
+            fields = self._driver_fields = label_fields(self._templates, frame.to_face(neutral3d[:, :2]))
+        return from_scores(label_scores(motion, fields))
 
     def driven_mesh(self, track: TrackResult) -> np.ndarray:
         """(478, 2) target-photo mesh showing the tracked expression and, with ``follow_pose``, the

@@ -110,6 +110,7 @@ class MainWindow(QMainWindow):
         self.model_info = ModelInfo.of(WARP)
         self.last_edit: EditResult | None = None
         self.last_live_frame: LiveFrame | None = None
+        self.driver_expression = ""  # what the live driver's face reads as, for the source caption
         self.live_frames_shown = 0
         self._target_serial = 0
         self._edit_serial = 0
@@ -361,6 +362,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def choose_source(self, spec: SourceSpec) -> None:
         self._source = spec
+        self.driver_expression = ""
         kind = "clip" if spec.is_clip else spec.kind
         self.settings = replace(
             self.settings,
@@ -530,6 +532,12 @@ class MainWindow(QMainWindow):
             return
         self.view.set_frames(frame.source, frame.result, frame.source_points, frame.result_points)
         self.last_live_frame = frame
+        if frame.expression is not None:
+            e = frame.expression
+            reading = "neutral" if e.label == "neutral" else f"{e.label} {e.intensity:.0%}"
+            if reading != self.driver_expression:
+                self.driver_expression = reading
+                self._update_captions()
         if not frame.held:
             self.live_frames_shown += 1
             if self.live_frames_shown == 1:
@@ -719,7 +727,8 @@ class MainWindow(QMainWindow):
             name = self.target.path.name if self.target else ""
             self.view.set_captions(f"Target — {name}", f"Edited — {edit} — {model}")
         else:
-            self.view.set_captions(self._source.label, f"Result — {model}")
+            reads = f" — reads as {self.driver_expression}" if self.driver_expression else ""
+            self.view.set_captions(f"{self._source.label}{reads}", f"Result — {model}")
         self._update_status_line()
 
     def _update_status_line(self) -> None:

@@ -76,6 +76,11 @@ class FrameView(QWidget):
         self._result.set(result, result_points)
         self.update()
 
+    @property
+    def captions(self) -> tuple[str, str]:
+        """(source caption, result caption) as drawn."""
+        return self._source.caption, self._result.caption
+
     def set_captions(self, source: str, result: str) -> None:
         self._source.caption = source
         self._result.caption = result

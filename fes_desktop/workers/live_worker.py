@@ -29,6 +29,7 @@ from engine.errors import BackendError, FesError, ModelError, NoFaceError, Outpu
 from engine.face.ibug68 import mesh_to_ibug68
 from engine.io import FrameSource
 from engine.pipeline import LivePipeline, PipelineOptions, PipelineResult, PipelineStats
+from engine.recognise import Recognition
 from engine.synthesis.generators import WARP, WarpGenerator
 from engine.types import Face
 from fes_desktop.errors import Context, UserMessage, describe_error
@@ -77,7 +78,8 @@ class LiveFrame:
     """One output for the view. result/source: the frames as QImages scaled to the view's pane
     (source None before the first frame); *_points: (68, 2) landmarks in the pixels of those
     QImages, None when unknown; held: no new result (no face); fallback: made by the warp after
-    the model failed; image: the full-size result, (H, W, 3) uint8 BGR, read-only."""
+    the model failed; image: the full-size result, (H, W, 3) uint8 BGR, read-only; expression:
+    the driver's, recognised against the neutral reference (None when held)."""
 
     image: np.ndarray
     result: QImage
@@ -88,6 +90,7 @@ class LiveFrame:
     held: bool
     fallback: bool
     latency_ms: float
+    expression: Recognition | None = None
 
 
 @dataclass(frozen=True)
@@ -407,10 +410,13 @@ class LiveWorker(QObject):
         mesh = self._last_mesh
         self._record(result, mesh)
         track = self._last_track
+        expression = None
         if result.held or track is None:
             source, source_points = self._latest_source, None
         else:
             source, source_points = track.image, track.face.landmarks68
+            if self._reenactor is not None:
+                expression = self._reenactor.recognise(track)
         display = self.display
         result_image, result_scale = bgr_to_qimage_fitted(result.image, display)
         source_image, source_scale = (None, 1.0) if source is None else bgr_to_qimage_fitted(source, display)
@@ -424,6 +430,7 @@ class LiveWorker(QObject):
             held=result.held,
             fallback=result.fallback,
             latency_ms=result.latency_ms,
+            expression=expression,
         )
         if not self.frames.put(frame):
             self.frame_ready.emit()

@@ -22,6 +22,9 @@ def test_a_smiling_capture_is_refused_with_the_reason_and_kept_only_when_confirm
     wait_live(qtbot, window, frames=2)
     window.choose_source(SourceSpec("photo", london_photo(held_out_people()[0], "smiling")))
     wait_live(qtbot, window, frames=3)
+    # The driver's expression is recognised live and shown over the source.
+    qtbot.waitUntil(lambda: window.driver_expression.startswith("happy"), timeout=RENDER_MS)
+    assert "reads as happy" in window.view.captions[0]
     for answer, kept in ((QMessageBox.StandardButton.Cancel, False), (QMessageBox.StandardButton.Yes, True)):
         window.commands.capture_neutral.trigger()
         qtbot.waitUntil(lambda: window.neutral.prompt is not None and window.neutral.prompt.isVisible(), timeout=RENDER_MS)

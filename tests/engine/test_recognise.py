@@ -121,3 +121,22 @@ def test_a_photo_without_a_face_is_one_clear_line(capsys, tmp_path):
     code = main(["recognise", str(blank)])
     _, err = capsys.readouterr()
     assert code == 1 and err.strip().splitlines() == ["fes recognise: error: no face found in the image"]
+
+
+def test_live_reenactment_recognises_the_drivers_smile_against_the_neutral_reference():
+    """The bundled clip starts neutral and smiles from 0.6 s to 1.6 s (frame 40 at its peak)."""
+    from engine.api import ReenactConfig, Reenactor
+    from engine.io import VideoReader
+    from resources import SAMPLES
+
+    with VideoReader(SAMPLES / "driving.mp4") as reader:
+        frames = [frame for _, _, frame in reader][:45]
+    readings = []
+    with Reenactor(ReenactConfig(target_image=read_image(SAMPLES / "target_london_007.jpg"), model="warp",
+                                 smoothing=None)) as reenactor:
+        reenactor.set_neutral(reenactor.track(frames[0], 0.0).face)
+        for i, frame in enumerate(frames):
+            readings.append(reenactor.recognise(reenactor.track(frame, 40.0 * (i + 1))))
+    assert readings[0].label == "neutral"
+    assert readings[40].label == "happy" and readings[40].intensity > 0.5
+    assert all(r.method == GEOMETRY for r in readings)
