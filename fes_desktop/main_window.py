@@ -409,6 +409,8 @@ class MainWindow(QMainWindow):
         path = "" if info.path == DEFAULT_TARGET else str(info.path)
         self.settings = replace(self.settings, target=TargetSettings(path, info.chosen))
         self.setWindowTitle(f"FES Desktop — {info.path.name}")
+        faces = len(info.faces)
+        self.statusBar().showMessage(f"{info.path.name}: {faces} face{'s' if faces != 1 else ''} found", 4000)
         self.target_panel.set_target(info)
         self.landmark_panel.new_target(info.face.landmarks68)
         self.landmark_panel.set_image(info.qimage)

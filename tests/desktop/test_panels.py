@@ -91,6 +91,7 @@ def test_dropping_a_photo_and_picking_one_of_several_faces(qtbot, make_window, t
     window.target_panel.dropEvent(drop)
     qtbot.waitUntil(lambda: window.target is not None and window.target.path == pair, timeout=STARTUP_MS)
 
+    assert window.statusBar().currentMessage() == "two people.jpg: 2 faces found"  # not "Loading ..."
     combo = window.target_panel.face_combo
     assert len(window.target.faces) == 2 and combo.count() == 2 and combo.isEnabled()
     first_box = window.target.face.bbox
