@@ -196,7 +196,7 @@ class Engine:
         With ``follow_pose`` the target's head also turns, shifts and scales as the source's head
         did from its neutral photo (as live reenactment does): the small head motion that comes
         with a real expression is part of how it looks (held-out same-person transfer with the
-        warp: crop SSIM 0.780 -> 0.804, mouth error 0.0129 -> 0.0096 IOD; docs/results.md).
+        warp: crop SSIM 0.779 -> 0.804, mouth error 0.0129 -> 0.0090 IOD; docs/results.md).
         Without ``source_neutral`` the estimated neutral shares the source's pose: nothing turns.
         """
         src = self.detect(source).face
