@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import CameraError, OutputError
-from engine.face.ibug68 import mesh_to_ibug68
 from engine.geometry.retarget import RegionGains
 from engine.io import write_image
 from engine.pipeline import State, Status
@@ -38,12 +37,12 @@ from engine.synthesis.generators import WARP
 from fes_desktop.actions import Actions, build_menus, create_actions, show_about, show_shortcuts
 from fes_desktop.cameras import CameraInfo, CameraLister, qt_cameras, watch_cameras
 from fes_desktop.capabilities import ModelInfo
+from fes_desktop.controllers.edit import EditController
 from fes_desktop.controllers.export import ExportController
 from fes_desktop.controllers.neutral import NeutralController
 from fes_desktop.heap import freeze_startup_heap
 from fes_desktop.dialogs import ErrorDialogs
 from fes_desktop.errors import Context, UserMessage, describe_error
-from fes_desktop.landmarks import Change
 from fes_desktop.log_bridge import LogBridge
 from fes_desktop.panels.expression_panel import ExpressionPanel
 from fes_desktop.panels.export_panel import ExportPanel, default_export_folder
@@ -74,7 +73,7 @@ from fes_desktop.workers.live_worker import (
     LiveTarget,
     Ready,
 )
-from fes_desktop.workers.render_worker import EditRequest, EditResult, ModelReady, RenderClient, TargetInfo, TargetRequest
+from fes_desktop.workers.render_worker import ModelReady, RenderClient, TargetInfo, TargetRequest
 
 log = logging.getLogger(__name__)
 
@@ -108,20 +107,18 @@ class MainWindow(QMainWindow):
         self._camera_lister = camera_lister
         self.target: TargetInfo | None = None
         self.model_info = ModelInfo.of(WARP)
-        self.last_edit: EditResult | None = None
         self.last_live_frame: LiveFrame | None = None
         self.driver_expression = ""  # what the live driver's face reads as, for the source caption
         self.live_frames_shown = 0
         self._target_serial = 0
-        self._edit_serial = 0
         self._running_description = ""
         self._live_state = Status(State.IDLE)
         self._last_stats: LiveStats | None = None
-        self._driving_photo: Path | None = None
         self._editor_hidden_for_model = False
         self._closed = False
 
         self.commands: Actions = create_actions(self)  # not "actions": QWidget.actions() exists
+        self.edits = EditController(self)
         self.errors = ErrorDialogs(self)
         self._build_central()
         self._build_panels()
@@ -223,12 +220,12 @@ class MainWindow(QMainWindow):
         self.model_panel.backend_chosen.connect(self.choose_backend)
         self.model_panel.engine_built.connect(self.choose_backend)
         self.model_panel.build_failed.connect(self._on_build_failed)
-        self.expression_panel.expression_changed.connect(self._on_expression)
+        self.expression_panel.expression_changed.connect(self.edits.on_expression)
         self.expression_panel.gains_changed.connect(self._on_gains)
         self.expression_panel.smoothing_changed.connect(self._on_smoothing)
         self.expression_panel.follow_pose_changed.connect(self._on_follow_pose)
-        self.expression_panel.driving_photo_chosen.connect(self._on_driving_photo)
-        self.landmark_panel.document.subscribe(self._on_document_change)
+        self.expression_panel.driving_photo_chosen.connect(self.edits.on_driving_photo)
+        self.landmark_panel.document.subscribe(self.edits.on_document_change)
         self.export_panel.settings_changed.connect(self._on_export_settings)
         self.export_panel.export_failed.connect(self.errors.show)
 
@@ -268,8 +265,8 @@ class MainWindow(QMainWindow):
         photo.target_failed.connect(self._on_target_failed)
         photo.model_ready.connect(self._on_model_ready)
         photo.model_failed.connect(self._on_model_failed)
-        photo.edit_ready.connect(self._on_edit_ready)
-        photo.edit_failed.connect(self._on_edit_failed)
+        photo.edit_ready.connect(self.edits.on_ready)
+        photo.edit_failed.connect(self.edits.on_failed)
         live = self.live.worker
         live.frame_ready.connect(self._on_frame_ready)
         live.stats_ready.connect(self._on_stats)
@@ -380,7 +377,7 @@ class MainWindow(QMainWindow):
         if spec.kind == "video":
             self.export_panel.set_driving(spec.path)
         self._push_live_config()
-        self._update_captions()
+        self.update_captions()
 
     def _browse_driving_video(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a driving video", "", VIDEO_FILTER)
@@ -405,7 +402,7 @@ class MainWindow(QMainWindow):
         if info.serial != self._target_serial:
             return
         self.target = info
-        self.last_edit = None
+        self.edits.reset()
         path = "" if info.path == DEFAULT_TARGET else str(info.path)
         self.settings = replace(self.settings, target=TargetSettings(path, info.chosen))
         self.setWindowTitle(f"FES Desktop — {info.path.name}")
@@ -416,9 +413,9 @@ class MainWindow(QMainWindow):
         self.landmark_panel.set_image(info.qimage)
         self._push_live_config()
         if self.settings.expression.label:
-            self._submit_edit(draft=False)
-        self._show_edit_view()
-        self._update_captions()
+            self.edits.submit(draft=False)
+        self.edits.show_view()
+        self.update_captions()
 
     @Slot(object)
     def _on_target_failed(self, message: UserMessage) -> None:
@@ -457,8 +454,8 @@ class MainWindow(QMainWindow):
             landmark_dock.show()
             self._editor_hidden_for_model = False
         if self.target is not None and (self.settings.expression.label or len(self.landmark_panel.document.moved)):
-            self._submit_edit(draft=False)
-        self._update_captions()
+            self.edits.submit(draft=False)
+        self.update_captions()
 
     @Slot(object)
     def _on_model_failed(self, message: UserMessage) -> None:
@@ -495,10 +492,10 @@ class MainWindow(QMainWindow):
         if changed:
             self._push_live_config()
         if mode == "edit":
-            self._show_edit_view()  # the live pipeline pauses, which also ends a recording
+            self.edits.show_view()  # the live pipeline pauses, which also ends a recording
         else:
             self.view.set_placeholder("Starting the live view…")
-        self._update_captions()
+        self.update_captions()
 
     def _live_params(self) -> LiveParams:
         return LiveParams(
@@ -539,7 +536,7 @@ class MainWindow(QMainWindow):
             reading = "neutral" if e.label == "neutral" else f"{e.label} {e.intensity:.0%}"
             if reading != self.driver_expression:
                 self.driver_expression = reading
-                self._update_captions()
+                self.update_captions()
         if not frame.held:
             self.live_frames_shown += 1
             if self.live_frames_shown == 1:
@@ -549,7 +546,7 @@ class MainWindow(QMainWindow):
     def _on_stats(self, stats: LiveStats) -> None:
         self._last_stats = stats
         self.performance_panel.add_stats(stats)
-        self._update_status_line()
+        self.update_status_line()
 
     @Slot(object)
     def _on_live_status(self, status: Status) -> None:
@@ -558,7 +555,7 @@ class MainWindow(QMainWindow):
             self._camera_failed(status.message)
         elif status.state in (State.FALLBACK, State.RENDER_ERROR):
             self.notice.show_notice(status.message, "warning" if status.state == State.FALLBACK else "error")
-        self._update_status_line()
+        self.update_status_line()
 
     def _camera_failed(self, text: str) -> None:
         if self._source.kind != "camera":
@@ -572,7 +569,7 @@ class MainWindow(QMainWindow):
     def _on_live_ready(self, ready: Ready) -> None:
         self._running_description = ready.description
         self.model_panel.running_label.setText(ready.description)
-        self._update_captions()
+        self.update_captions()
 
     @Slot(object)
     def _on_live_failed(self, message: UserMessage) -> None:
@@ -611,8 +608,8 @@ class MainWindow(QMainWindow):
         """The result shown now at full size, (H, W, 3) uint8 BGR: the live frame or the photo edit."""
         if self.mode == "live":
             return None if self.last_live_frame is None else self.last_live_frame.image
-        if self.last_edit is not None:
-            return self.last_edit.image
+        if self.edits.last is not None:
+            return self.edits.last.image
         return None if self.target is None else self.target.image
 
     @Slot()
@@ -637,13 +634,6 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ photo edits
 
-    @Slot(str, float, bool)
-    def _on_expression(self, label: str, intensity: float, final: bool) -> None:
-        self.settings = replace(self.settings, expression=replace(self.settings.expression, label=label, intensity=intensity))
-        if self.mode != "edit":
-            self.set_mode("edit")
-        self._submit_edit(draft=not final)
-
     @Slot(object)
     def _on_gains(self, gains: RegionGains) -> None:
         self.settings = replace(self.settings, expression=replace(self.settings.expression, gains=gains))
@@ -659,66 +649,9 @@ class MainWindow(QMainWindow):
         self.settings = replace(self.settings, expression=replace(self.settings.expression, follow_pose=on))
         self.live.set_params(self._live_params())
 
-    @Slot(object)
-    def _on_driving_photo(self, path: Path) -> None:
-        self._driving_photo = path
-        self._submit_edit(draft=False)
-
-    def _on_document_change(self, change: Change) -> None:
-        if change in (Change.DRAGGING, Change.EDITED):
-            if self.mode != "edit":
-                self.set_mode("edit")
-            self._submit_edit(draft=change == Change.DRAGGING)
-
-    def _submit_edit(self, draft: bool) -> None:
-        if self.target is None:
-            return
-        if self.model_info.source_image and self._driving_photo is None:
-            self.statusBar().showMessage("This model copies a driving photo's expression: choose one in the Expression panel.", 8000)
-            return
-        self._edit_serial += 1
-        expression = self.settings.expression
-        self.photo.submit(
-            EditRequest(
-                serial=self._edit_serial,
-                target_serial=self.target.serial,
-                label=expression.label,
-                intensity=expression.intensity,
-                offsets=self.landmark_panel.document.offsets.copy(),
-                draft=draft,
-                source_path=self._driving_photo if self.model_info.source_image else None,
-            )
-        )
-
-    @Slot(object)
-    def _on_edit_ready(self, result: EditResult) -> None:
-        if self.target is None or result.target_serial != self.target.serial:
-            return
-        if self.last_edit is not None and result.serial < self.last_edit.serial:
-            return
-        self.last_edit = result
-        if not self.landmark_panel.canvas.dragging:
-            self.landmark_panel.set_base(result.base68)
-        self.landmark_panel.set_image(result.qimage)
-        self._show_edit_view()
-        self._update_status_line()
-
-    @Slot(object)
-    def _on_edit_failed(self, message: UserMessage) -> None:
-        self.errors.show(message)
-
-    def _show_edit_view(self) -> None:
-        if self.mode != "edit" or self.target is None:
-            return
-        result = self.last_edit
-        image = result.qimage if result is not None else self.target.qimage
-        points = mesh_to_ibug68(result.mesh) if result is not None else self.target.face.landmarks68
-        self.view.set_frames(self.target.qimage, image, self.target.face.landmarks68, points)
-        self._update_captions()
-
     # ------------------------------------------------------------------ captions and status
 
-    def _update_captions(self) -> None:
+    def update_captions(self) -> None:
         model = self.model_info.title
         if self.mode == "edit":
             expression = self.settings.expression
@@ -731,11 +664,11 @@ class MainWindow(QMainWindow):
         else:
             reads = f" — reads as {self.driver_expression}" if self.driver_expression else ""
             self.view.set_captions(f"{self._source.label}{reads}", f"Result — {model}")
-        self._update_status_line()
+        self.update_status_line()
 
-    def _update_status_line(self) -> None:
+    def update_status_line(self) -> None:
         if self.mode == "edit":
-            result = self.last_edit
+            result = self.edits.last
             timing = f"render {result.ms:.0f} ms{' (draft)' if result.draft else ''}" if result else "no edit yet"
             self.status_line.setText(f"✎ PHOTO EDIT · {timing} · {self._running_description or self.model_info.title}")
             return

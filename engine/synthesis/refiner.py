@@ -167,7 +167,6 @@ def paste_refined(warped: np.ndarray, refined: np.ndarray, mask: np.ndarray, mat
     Returns (photo (H, W, 3) uint8, attention in photo pixels (H, W) float32, 0 where untouched).
     """
     h, w = warped.shape[:2]
-    n = refined.shape[0]
     full_mask = np.zeros((h, w), np.float32)
     out = warped.copy()
     mask = np.where(mask < MASK_FLOOR, 0.0, mask).astype(np.float32)

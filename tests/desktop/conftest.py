@@ -80,10 +80,10 @@ def wait_target(qtbot, window) -> None:
 def wait_edit(qtbot, window, after_serial: int, final: bool = True) -> None:
     """Until an edit result newer than ``after_serial`` (and final, unless told) is shown."""
     qtbot.waitUntil(
-        lambda: window.last_edit is not None
-        and window.last_edit.serial > after_serial
-        and (not final or not window.last_edit.draft)
-        and window.last_edit.serial == window._edit_serial,
+        lambda: window.edits.last is not None
+        and window.edits.last.serial > after_serial
+        and (not final or not window.edits.last.draft)
+        and window.edits.last.serial == window.edits.serial,
         timeout=RENDER_MS,
     )
 

@@ -35,7 +35,7 @@ def test_dragging_a_point_moves_it_and_rerenders_and_undo_restores(qtbot, make_w
     original_image = result_array(window)
     scale = canvas.image_rect().width() / canvas._image.width()
 
-    serial = window._edit_serial
+    serial = window.edits.serial
     drag(qtbot, canvas, MOUTH_CORNER, dx=-14, dy=-12)
     wait_edit(qtbot, window, serial)
 
@@ -48,13 +48,13 @@ def test_dragging_a_point_moves_it_and_rerenders_and_undo_restores(qtbot, make_w
     assert window.landmark_panel.undo_stack.count() == 1
     assert "1 point moved" in window.view._result.caption
 
-    serial = window._edit_serial
+    serial = window.edits.serial
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     wait_edit(qtbot, window, serial)
     np.testing.assert_allclose(document.points, original_points)
     assert changed(result_array(window), original_image, level=0) == 0.0
 
-    serial = window._edit_serial
+    serial = window.edits.serial
     window.landmark_panel.redo_action.trigger()
     wait_edit(qtbot, window, serial)
     np.testing.assert_allclose(document.points[MOUTH_CORNER] - original_points[MOUTH_CORNER], moved)
@@ -68,7 +68,7 @@ def test_shift_drag_moves_the_region_and_mirror_follows(qtbot, make_window):
     document = window.landmark_panel.document
     original = document.points.copy()
 
-    serial = window._edit_serial
+    serial = window.edits.serial
     drag(qtbot, canvas, RIGHT_BROW_MIDDLE, dx=0, dy=-10, modifier=Qt.KeyboardModifier.ShiftModifier)
     wait_edit(qtbot, window, serial)
     delta = document.points - original
@@ -80,7 +80,7 @@ def test_shift_drag_moves_the_region_and_mirror_follows(qtbot, make_window):
     window.landmark_panel.reset()
     np.testing.assert_allclose(document.points, original)
     window.landmark_panel.mirror_check.setChecked(True)
-    serial = window._edit_serial
+    serial = window.edits.serial
     drag(qtbot, canvas, MOUTH_CORNER, dx=-12, dy=-6)
     wait_edit(qtbot, window, serial)
     rotation = FaceFrame.of(document.base).rotation
@@ -98,13 +98,13 @@ def test_label_and_drags_combine(qtbot, make_window):
     document = window.landmark_panel.document
     photo_points = document.points.copy()
 
-    serial = window._edit_serial
+    serial = window.edits.serial
     window.expression_panel.choose_label("happy")
     wait_edit(qtbot, window, serial)
     happy_points = document.points.copy()
     assert np.abs(happy_points - photo_points).max() > 3  # the label moved the points
 
-    serial = window._edit_serial
+    serial = window.edits.serial
     drag(qtbot, window.landmark_panel.canvas, MOUTH_CORNER, dx=0, dy=10)
     wait_edit(qtbot, window, serial)
     assert document.moved.tolist() == [MOUTH_CORNER]

@@ -72,7 +72,7 @@ def test_invalid_fields_fall_back_one_by_one(config_dir):
 def test_settings_survive_a_restart(qtbot, make_window, config_dir):
     first = make_window(replace(edit_settings(), model=ModelSettings(backend="onnxruntime-fp32")))
     wait_target(qtbot, first)
-    serial = first._edit_serial
+    serial = first.edits.serial
     first.expression_panel.choose_label("anger")
     first.expression_panel.intensity.spin.setValue(120)
     wait_edit(qtbot, first, serial)

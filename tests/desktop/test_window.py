@@ -40,7 +40,7 @@ def test_choosing_a_label_rerenders_the_result(qtbot, make_window):
     wait_live(qtbot, window, frames=3)
     before = result_array(window)
 
-    serial = window._edit_serial
+    serial = window.edits.serial
     qtbot.mouseClick(window.expression_panel.findChild(QPushButton, "label_happy"), Qt.MouseButton.LeftButton)
     wait_edit(qtbot, window, serial)
     happy = result_array(window)
@@ -50,12 +50,12 @@ def test_choosing_a_label_rerenders_the_result(qtbot, make_window):
     assert changed(happy, before, face) > 0.02
     assert changed(happy, read_image(DEFAULT_TARGET), face) > 0.02
 
-    serial = window._edit_serial
+    serial = window.edits.serial
     window.expression_panel.choose_label("surprise")
     wait_edit(qtbot, window, serial)
     assert changed(result_array(window), happy, face) > 0.02
 
-    serial = window._edit_serial
+    serial = window.edits.serial
     window.expression_panel.choose_label("")  # back to the photo's own expression: the photo itself
     wait_edit(qtbot, window, serial)
     assert changed(result_array(window), read_image(DEFAULT_TARGET), level=0) == 0.0
