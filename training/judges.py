@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from training.metrics import DlibIdentity, MetricError, dlib_models
+from training.metrics import DlibIdentity, MetricError, dlib_face_box, dlib_models
 
 FER_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 # fer's label -> our expression label; "contempt" has no FER-2013 class and is not measurable.
@@ -115,13 +115,8 @@ class EyeJudge:
         """Mean eye aspect ratio of the largest face of a uint8 BGR image (the mesh box is the
         fallback face box). Raises MetricError when there is no face."""
         rgb = np.ascontiguousarray(image[:, :, ::-1])
-        boxes = list(self._detector(rgb, 1))
-        if boxes:
-            box = max(boxes, key=lambda r: r.area())
-        elif mesh478 is not None:
-            (x0, y0), (x1, y1) = np.floor(mesh478.min(0)), np.ceil(mesh478.max(0))
-            box = self._dlib.rectangle(int(x0), int(y0), int(x1), int(y1))
-        else:
+        box = dlib_face_box(self._dlib, self._detector, rgb, 1, mesh478)
+        if box is None:
             raise MetricError("dlib found no face for the eye judge")
         shape = self._shape(rgb, box)
         pts = np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], dtype=np.float64)

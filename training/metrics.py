@@ -24,6 +24,7 @@ import importlib.util
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -47,6 +48,8 @@ __all__ = [
     "frechet_distance",
     "InceptionFid",
     "DlibIdentity",
+    "dlib_face_box",
+    "dlib_models",
     "verification_rates",
     "rank1",
     "landmark_error",
@@ -164,6 +167,18 @@ def dlib_models() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "models"
 
 
+def dlib_face_box(dlib: Any, detector: Any, rgb: np.ndarray, upsample: int, landmarks: np.ndarray | None) -> Any:
+    """The largest face dlib's HOG ``detector`` finds in an RGB image, else the bounding box of
+    ``landmarks`` ((K, 2) pixels) when given, else None; a ``dlib.rectangle``."""
+    boxes = list(detector(rgb, upsample))
+    if boxes:
+        return max(boxes, key=lambda r: r.area())
+    if landmarks is None:
+        return None
+    (x0, y0), (x1, y1) = np.floor(landmarks.min(0)), np.ceil(landmarks.max(0))
+    return dlib.rectangle(int(x0), int(y0), int(x1), int(y1))
+
+
 class DlibIdentity:
     """dlib's face-recognition ResNet: 128-d descriptors and distances between faces."""
 
@@ -186,13 +201,8 @@ class DlibIdentity:
         pixels of this image) are given, their bounding box is used instead. Raises NoFaceError.
         """
         rgb = np.ascontiguousarray(image[:, :, ::-1])
-        boxes = list(self._detector(rgb, self.upsample))
-        if boxes:
-            box = max(boxes, key=lambda r: r.area())
-        elif landmarks is not None:
-            (x0, y0), (x1, y1) = np.floor(landmarks.min(0)), np.ceil(landmarks.max(0))
-            box = self._dlib.rectangle(int(x0), int(y0), int(x1), int(y1))
-        else:
+        box = dlib_face_box(self._dlib, self._detector, rgb, self.upsample, landmarks)
+        if box is None:
             raise NoFaceError("dlib found no face for the identity descriptor")
         shape = self._shape(rgb, box)
         return np.asarray(self._net.compute_face_descriptor(rgb, shape), dtype=np.float64)

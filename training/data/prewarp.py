@@ -183,6 +183,13 @@ def build_items(samples: list[Sample], root: str | Path, size: int, cache_root: 
     kept = sorted(faces)
     templates = ExpressionTemplates.load()
     rows: dict[str, list] = {k: [] for k in ("warped", "target", "mesh", "kind", "exact", "person", "src_label", "tgt_label")}
+
+    def add(kind: str, warped: np.ndarray, target: np.ndarray, mesh: np.ndarray, person: str, src: int, tgt: int) -> None:
+        for key, value in (("warped", warped), ("target", target), ("mesh", mesh.astype(np.float32)),
+                           ("kind", KINDS.index(kind)), ("exact", kind in ("reopen", "return", "keep")),
+                           ("person", person), ("src_label", src), ("tgt_label", tgt)):
+            rows[key].append(value)
+
     for i, person in enumerate(kept):
         n_img, n_mesh = faces[person]["neutral"]
         e_img, e_mesh = faces[person]["expressive"]
@@ -191,23 +198,9 @@ def build_items(samples: list[Sample], root: str | Path, size: int, cache_root: 
         label = EXPRESSIONS.index(by_person[person]["expressive"].expression)
         for kind, warped, target, mesh in pairs_of_person((n_img, n_mesh), (e_img, e_mesh), motion, size):
             src, tgt = {"n2e": (0, label), "e2n": (label, 0), "reopen": (label, label), "return": (0, 0)}[kind]
-            rows["warped"].append(warped)
-            rows["target"].append(target)
-            rows["mesh"].append(mesh.astype(np.float32))
-            rows["kind"].append(KINDS.index(kind))
-            rows["exact"].append(kind in ("reopen", "return"))
-            rows["person"].append(person)
-            rows["src_label"].append(src)
-            rows["tgt_label"].append(tgt)
+            add(kind, warped, target, mesh, person, src, tgt)
         for name, warped, target, mesh in keep_pairs((n_img, n_mesh), keep_labels_of(i, keep), size, templates):
-            rows["warped"].append(warped)
-            rows["target"].append(target)
-            rows["mesh"].append(mesh.astype(np.float32))
-            rows["kind"].append(KINDS.index("keep"))
-            rows["exact"].append(True)
-            rows["person"].append(person)
-            rows["src_label"].append(0)
-            rows["tgt_label"].append(EXPRESSIONS.index(name))
+            add("keep", warped, target, mesh, person, 0, EXPRESSIONS.index(name))
     items = PrewarpItems(**{k: np.stack(v) if k in ("warped", "target", "mesh") else np.asarray(v) for k, v in rows.items()})
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.stem}.tmp.npz")
