@@ -18,6 +18,8 @@ FaceMesh contours used: lid margins of each eye between its corners, iris centre
 
 from __future__ import annotations
 
+import hashlib
+
 import cv2
 import numpy as np
 
@@ -31,7 +33,10 @@ MIN_GAP = 0.02  # lid gap (share of eye width) below which the eye counts as shu
 LASH_WIDTH = 0.06  # the lash line's thickness, share of the eye width
 LASH_OPACITY = 0.85  # at full closing (the gap halved or less)
 EYEBALL_INSET = 1  # px inside the target's lid contour where the repainted eyeball starts
+PLATE_CACHE = 8  # eyeball plates kept (two per source photo)
 UNCHANGED_PX = 0.25  # an eye whose outline and iris moved less than this off its corners' similarity is left alone
+
+_PLATES: dict[bytes, np.ndarray] = {}  # see _eyeball_plate; read-only arrays, shared by callers
 
 
 def _frame(mesh: np.ndarray, eye: Eye) -> tuple[np.ndarray, np.ndarray, float]:
@@ -172,11 +177,22 @@ def _eyeball_plate(image: np.ndarray, loop: np.ndarray, pad: int) -> tuple[np.nd
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
     if x1 - x0 < 3 or y1 - y0 < 3:
         return None, (0, 0)
+    box = np.ascontiguousarray(image[y0:y1, x0:x1])
+    # In live reenactment the source is the same target photo every frame: its plates (about 1 ms
+    # of inpainting per eye) are kept, keyed by the box's pixels and the opening's outline.
+    key = hashlib.blake2b(box.tobytes() + loop.astype(np.float64).tobytes(), digest_size=16).digest()
+    cached = _PLATES.get(key)
+    if cached is not None:
+        return cached, (int(x0), int(y0))
     inside = np.zeros((y1 - y0, x1 - x0), np.uint8)
     # Shrunk by a pixel so lashes and the lid margin's shadow do not leak into the sclera.
     cv2.fillPoly(inside, [np.round((loop - (x0, y0)) * 16).astype(np.int32)], 255, cv2.LINE_8, shift=4)
     inside = cv2.erode(inside, np.ones((3, 3), np.uint8))
     if int(np.count_nonzero(inside)) < 6:
         return None, (0, 0)
-    plate = cv2.inpaint(np.ascontiguousarray(image[y0:y1, x0:x1]), 255 - inside, 3, cv2.INPAINT_TELEA)
+    plate = cv2.inpaint(box, 255 - inside, 3, cv2.INPAINT_TELEA)
+    plate.setflags(write=False)
+    if len(_PLATES) >= PLATE_CACHE:
+        _PLATES.clear()
+    _PLATES[key] = plate
     return plate, (int(x0), int(y0))
