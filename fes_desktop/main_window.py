@@ -146,6 +146,11 @@ class MainWindow(QMainWindow):
         self.choose_target(Path(settings.target.path) if settings.target.path else DEFAULT_TARGET, settings.target.face_index)
         self.set_mode(settings.view.mode)
 
+    @property
+    def live_stats(self) -> LiveStats | None:
+        """The newest live statistics (None before the first)."""
+        return self._last_stats
+
     @classmethod
     def from_store(cls, store: SettingsStore, camera_lister: CameraLister = qt_cameras) -> MainWindow:
         """The window with the stored settings; a problem with them shows as a notice."""

@@ -15,27 +15,53 @@ Precisions:
 from __future__ import annotations
 
 import logging
+import sys
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from engine.backends.base import GENERATOR, Backend, check_precision, network_family, network_file, register_backend
 from engine.errors import BackendError, ModelError
 from engine.manifest import Manifest
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
+def _torch() -> ModuleType:
+    """torch, imported on first use: the module costs ~210 MB of memory, which a session that
+    only runs the warp or ONNX Runtime should not pay for listing the backends."""
+    import torch
+
+    return torch
+
+
+@lru_cache(maxsize=1)
+def cuda_build() -> bool:
+    """True when the installed torch is a CUDA build that may find a GPU, read from its package
+    metadata without importing it: CPU wheels carry a ``+cpu`` local version, macOS has no CUDA.
+    Once torch is imported (a model opened), its own answer counts."""
+    if "torch" in sys.modules:
+        return bool(sys.modules["torch"].cuda.is_available())
+    try:
+        version = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        return False
+    return sys.platform != "darwin" and "+cpu" not in version
+
+
 @lru_cache(maxsize=1)
 def cpu_has_bf16() -> bool:
-    """True when the CPU computes bf16 natively (AMX tiles or AVX512-BF16)."""
-    capability = torch.backends.cpu.get_cpu_capability().upper()
-    if "AMX" in capability:
-        return True
+    """True when the CPU computes bf16 natively (AMX tiles or AVX512-BF16): the CPU flags where the
+    system lists them (Linux), else torch's own reading of the CPU."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
             for line in fh:
@@ -43,8 +69,8 @@ def cpu_has_bf16() -> bool:
                     flags = set(line.split(":", 1)[1].split())
                     return any(flag in flags for flag in BF16_CPU_FLAGS)
     except OSError:
-        return False
-    return False
+        pass
+    return "AMX" in _torch().backends.cpu.get_cpu_capability().upper()
 
 
 @register_backend("torch")
@@ -52,6 +78,7 @@ class TorchBackend(Backend):
     """An ``nn.Module`` in eval mode; inputs in the manifest's order, output copied to a reused buffer."""
 
     def __init__(self, module: torch.nn.Module, input_names: list[str], precision: str, device: torch.device) -> None:
+        torch = _torch()
         self.module = module
         self.precision = precision
         self.torch_device = device
@@ -63,6 +90,7 @@ class TorchBackend(Backend):
 
     @classmethod
     def describe(cls) -> str:
+        torch = _torch()
         if torch.cuda.is_available():
             return f"torch {torch.__version__}, {torch.cuda.get_device_name(0)}"
         bf16 = " with native bf16" if cpu_has_bf16() else ""
@@ -70,7 +98,7 @@ class TorchBackend(Backend):
 
     @classmethod
     def precisions(cls) -> tuple[str, ...]:
-        if torch.cuda.is_available():
+        if cuda_build() and _torch().cuda.is_available():
             return ("fp16", "fp32")
         return ("bf16", "fp32") if cpu_has_bf16() else ("fp32",)
 
@@ -90,6 +118,7 @@ class TorchBackend(Backend):
         open; :meth:`close` restores the previous count.
         """
         check_precision(cls, precision)
+        torch = _torch()
         weights_path = network_file(manifest, folder, network, ".safetensors")
         family, architecture = network_family(manifest, network)
         module = family.build(family.config_from_dict(architecture))
@@ -111,6 +140,7 @@ class TorchBackend(Backend):
         return backend
 
     def _tensor(self, value: np.ndarray) -> torch.Tensor:
+        torch = _torch()
         t = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32)).to(self.torch_device, self._dtype)
         return t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
 
@@ -120,6 +150,7 @@ class TorchBackend(Backend):
             args = [self._tensor(inputs[name]) for name in self._input_names]
         except KeyError as exc:
             raise BackendError(f"missing input {exc}; the model takes {', '.join(self._input_names)}") from None
+        torch = _torch()
         with torch.inference_mode():
             if self.precision == "bf16":
                 with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -138,7 +169,7 @@ class TorchBackend(Backend):
         self._outputs.clear()
         self.module = None  # type: ignore[assignment]
         if self._saved_threads is not None:
-            torch.set_num_threads(self._saved_threads)
+            _torch().set_num_threads(self._saved_threads)
             self._saved_threads = None
 
 
