@@ -206,7 +206,7 @@ class Engine:
             neutral3d = self.detect(source_neutral).face.mesh3d
         else:
             neutral3d = estimate_neutral3d(src.mesh3d, self.shape_model)
-            notes.append("no --source-neutral: the source's neutral shape was estimated")
+            notes.append("no neutral photo of the source: its neutral shape was estimated")
         dst = retarget(src.mesh3d, neutral3d, tgt.face.mesh, self.config.gains)
         label, intensity = self._label_of(dst, tgt.face)
         motion = None

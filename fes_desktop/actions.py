@@ -20,6 +20,7 @@ class Actions:
     live_mode: QAction
     edit_mode: QAction
     record: QAction
+    virtual_camera: QAction
     capture_neutral: QAction
     clear_neutral: QAction
     mirror: QAction
@@ -33,7 +34,7 @@ class Actions:
         """(shortcut, what it does) for the help dialog."""
         rows = []
         for action in (
-            self.live_mode, self.edit_mode, self.record, self.capture_neutral, self.clear_neutral, self.mirror, self.overlay,
+            self.live_mode, self.edit_mode, self.record, self.virtual_camera, self.capture_neutral, self.clear_neutral, self.mirror, self.overlay,
             self.result_only, self.open_target, self.open_driving, self.save_result, self.export_video, self.quit,
         ):
             keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
@@ -62,6 +63,7 @@ def create_actions(parent: QWidget) -> Actions:
         live_mode=_action(parent, "&Live", "Ctrl+1", "Reenact the target with the live source", checkable=True),
         edit_mode=_action(parent, "&Edit photo", "Ctrl+2", "Edit the target photo's expression and landmarks", checkable=True),
         record=_action(parent, "&Record", "Ctrl+R", "Record the live result to the recordings folder", checkable=True),
+        virtual_camera=_action(parent, "&Virtual camera", "Ctrl+Shift+V", "Send the live result to a virtual camera for video calls and OBS", checkable=True),
         capture_neutral=_action(parent, "Capture &neutral", "N", "Use the current driving face as the neutral reference"),
         clear_neutral=_action(parent, "C&lear neutral", "Shift+N", "Forget the captured neutral; estimate it from the next frames"),
         mirror=_action(parent, "&Mirror source", "M", "Flip the driving frames left-right", checkable=True),
@@ -75,6 +77,7 @@ def create_actions(parent: QWidget) -> Actions:
     modes.addAction(actions.live_mode)
     modes.addAction(actions.edit_mode)
     actions.record.setObjectName("recordAction")
+    actions.virtual_camera.setObjectName("virtualCameraAction")
     return actions
 
 
@@ -104,7 +107,7 @@ def build_menus(
     redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
     _fill(edit_menu, (undo, redo))
     edit_menu.addAction("Reset landmarks").triggered.connect(reset_landmarks)
-    _fill(menus.addMenu("&Live"), (a.live_mode, a.edit_mode, None, a.record, a.capture_neutral, a.clear_neutral, a.mirror))
+    _fill(menus.addMenu("&Live"), (a.live_mode, a.edit_mode, None, a.record, a.virtual_camera, a.capture_neutral, a.clear_neutral, a.mirror))
     view_menu = menus.addMenu("&View")
     _fill(view_menu, (a.overlay, a.result_only, None, *(dock.toggleViewAction() for dock in docks), None, a.reset_layout))
     _fill(menus.addMenu("&Help"), (a.shortcuts, a.about))
@@ -112,7 +115,7 @@ def build_menus(
     toolbar = QToolBar("Main")
     toolbar.setObjectName("mainToolbar")
     toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-    _fill(toolbar, (a.live_mode, a.edit_mode, None, a.record, a.capture_neutral, None, a.mirror, a.overlay, a.result_only))
+    _fill(toolbar, (a.live_mode, a.edit_mode, None, a.record, a.virtual_camera, a.capture_neutral, None, a.mirror, a.overlay, a.result_only))
     window.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
 
 

@@ -87,14 +87,14 @@ def _screenshot(app: QApplication, window: MainWindow, path: Path, frames: int, 
 
     def poll() -> None:
         waited["ms"] += poll_ms
-        if window.live_frames_shown >= frames:
+        if window.live_view.frames_shown >= frames:
             timer.stop()
             outcome["code"] = _save(window, path)
             window.close()
             app.quit()
         elif waited["ms"] >= timeout_s * 1000:
             timer.stop()
-            print(f"fes-desktop: only {window.live_frames_shown} of {frames} frames within {timeout_s:.0f} s", file=sys.stderr)
+            print(f"fes-desktop: only {window.live_view.frames_shown} of {frames} frames within {timeout_s:.0f} s", file=sys.stderr)
             window.close()
             app.quit()
 

@@ -14,6 +14,7 @@ from engine.errors import (
     NoFaceError,
     OutputError,
 )
+from engine.pipeline import virtualcam
 
 
 class Context(str, Enum):
@@ -28,6 +29,7 @@ class Context(str, Enum):
     RECORD = "record"
     EDIT = "edit"
     BUILD = "build"
+    VIRTUAL_CAMERA = "virtual_camera"
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ def describe_error(error: BaseException, context: Context) -> UserMessage:
             "Choose the backend \"auto\" in the Model panel to let FES Desktop pick one that runs here.",
             context,
         )
+    if isinstance(error, OutputError) and context == Context.VIRTUAL_CAMERA:
+        return _virtual_camera_message(text)
     if isinstance(error, OutputError):
         return UserMessage(
             "Cannot write the output",
@@ -105,4 +109,20 @@ def describe_error(error: BaseException, context: Context) -> UserMessage:
         f"{type(error).__name__}: {text}",
         "This is a bug. The log file in the settings folder has the details; please report it.",
         context,
+    )
+
+
+def _virtual_camera_message(text: str) -> UserMessage:
+    """In the app's words, not the command line's: what is missing and where to get it."""
+    if not virtualcam.available():
+        text = "The virtual camera needs the optional pyvirtualcam package, which is not installed."
+    elif "virtual camera stopped" not in text:
+        text = "No virtual camera device was found on this computer."
+    return UserMessage(
+        "Virtual camera unavailable",
+        text,
+        "Install a virtual camera (OBS Studio brings one on Windows and macOS; on Linux, v4l2loopback) "
+        "and FES Desktop's \"virtualcam\" extra, then turn Virtual camera on again. The live view "
+        "keeps running meanwhile.",
+        Context.VIRTUAL_CAMERA,
     )

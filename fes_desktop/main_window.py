@@ -29,18 +29,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.errors import CameraError, OutputError
+from engine.errors import OutputError
 from engine.geometry.retarget import RegionGains
 from engine.io import write_image
-from engine.pipeline import State, Status
 from engine.synthesis.generators import WARP
 from fes_desktop.actions import Actions, build_menus, create_actions, show_about, show_shortcuts
 from fes_desktop.cameras import CameraInfo, CameraLister, qt_cameras, watch_cameras
 from fes_desktop.capabilities import ModelInfo
 from fes_desktop.controllers.edit import EditController
 from fes_desktop.controllers.export import ExportController
+from fes_desktop.controllers.live import LiveController
 from fes_desktop.controllers.neutral import NeutralController
-from fes_desktop.heap import freeze_startup_heap
 from fes_desktop.dialogs import ErrorDialogs
 from fes_desktop.errors import Context, UserMessage, describe_error
 from fes_desktop.log_bridge import LogBridge
@@ -51,9 +50,8 @@ from fes_desktop.panels.model_panel import ModelPanel
 from fes_desktop.panels.performance_panel import PerformancePanel
 from fes_desktop.panels.source_panel import VIDEO_FILTER, SourcePanel
 from fes_desktop.panels.target_panel import TargetPanel, dropped_photo
-from fes_desktop.params import LiveParams, smoothing_params
-from fes_desktop.qimage import DisplaySize
 from fes_desktop.settings import (
+    EditorSettings,
     ExportSettings,
     ModelSettings,
     Settings,
@@ -65,14 +63,8 @@ from fes_desktop.settings import (
 from fes_desktop.sources import DEFAULT_TARGET, SourceSpec
 from fes_desktop.widgets.frame_view import FrameView
 from fes_desktop.widgets.notice_bar import NoticeBar
-from fes_desktop.workers.live_worker import (
-    LiveClient,
-    LiveConfig,
-    LiveFrame,
-    LiveStats,
-    LiveTarget,
-    Ready,
-)
+from fes_desktop.workers.live_types import Ready
+from fes_desktop.workers.live_worker import LiveClient
 from fes_desktop.workers.render_worker import ModelReady, RenderClient, TargetInfo, TargetRequest
 
 log = logging.getLogger(__name__)
@@ -107,13 +99,8 @@ class MainWindow(QMainWindow):
         self._camera_lister = camera_lister
         self.target: TargetInfo | None = None
         self.model_info = ModelInfo.of(WARP)
-        self.last_live_frame: LiveFrame | None = None
-        self.driver_expression = ""  # what the live driver's face reads as, for the source caption
-        self.live_frames_shown = 0
         self._target_serial = 0
         self._running_description = ""
-        self._live_state = Status(State.IDLE)
-        self._last_stats: LiveStats | None = None
         self._editor_hidden_for_model = False
         self._closed = False
 
@@ -132,8 +119,7 @@ class MainWindow(QMainWindow):
         self.log_bridge.warning.connect(self._on_engine_warning)
         self.photo = RenderClient(self)
         self.live = LiveClient(self)
-        self.view.pane_size_changed.connect(self._on_pane_size)
-        self.live.worker.display = self.view.pane_size()
+        self.live_view = LiveController(self, self.live)
         self._connect_workers()
 
         cameras = self._list_cameras()
@@ -145,11 +131,6 @@ class MainWindow(QMainWindow):
         self.photo.set_model(settings.model.model, settings.model.backend)
         self.choose_target(Path(settings.target.path) if settings.target.path else DEFAULT_TARGET, settings.target.face_index)
         self.set_mode(settings.view.mode)
-
-    @property
-    def live_stats(self) -> LiveStats | None:
-        """The newest live statistics (None before the first)."""
-        return self._last_stats
 
     @classmethod
     def from_store(cls, store: SettingsStore, camera_lister: CameraLister = qt_cameras) -> MainWindow:
@@ -231,6 +212,7 @@ class MainWindow(QMainWindow):
         self.expression_panel.follow_pose_changed.connect(self._on_follow_pose)
         self.expression_panel.driving_photo_chosen.connect(self.edits.on_driving_photo)
         self.landmark_panel.document.subscribe(self.edits.on_document_change)
+        self.landmark_panel.mirror_changed.connect(self._on_editor_mirror)
         self.export_panel.settings_changed.connect(self._on_export_settings)
         self.export_panel.export_failed.connect(self.errors.show)
 
@@ -269,16 +251,9 @@ class MainWindow(QMainWindow):
         photo.target_ready.connect(self._on_target_ready)
         photo.target_failed.connect(self._on_target_failed)
         photo.model_ready.connect(self._on_model_ready)
-        photo.model_failed.connect(self._on_model_failed)
+        photo.model_failed.connect(self.on_model_failed)
         photo.edit_ready.connect(self.edits.on_ready)
         photo.edit_failed.connect(self.edits.on_failed)
-        live = self.live.worker
-        live.frame_ready.connect(self._on_frame_ready)
-        live.stats_ready.connect(self._on_stats)
-        live.status_changed.connect(self._on_live_status)
-        live.ready.connect(self._on_live_ready)
-        live.failed.connect(self._on_live_failed)
-        live.model_failed.connect(self._on_model_failed)
 
     def _restore_window(self) -> bool:
         """The saved geometry and dock layout; False when there is none (or it does not apply)."""
@@ -315,6 +290,7 @@ class MainWindow(QMainWindow):
         self.model_panel.set_model(s.model.model)
         self.model_panel.set_backend(s.model.backend)
         self.source_panel.set_mirror(s.source.mirror)
+        self.landmark_panel.set_mirror(s.editor.mirror)
         for action, on in ((self.commands.mirror, s.source.mirror), (self.commands.overlay, s.view.overlay), (self.commands.result_only, s.view.layout == "result")):
             action.blockSignals(True)
             action.setChecked(on)
@@ -364,7 +340,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def choose_source(self, spec: SourceSpec) -> None:
         self._source = spec
-        self.driver_expression = ""
+        self.live_view.source_changed()
         kind = "clip" if spec.is_clip else spec.kind
         self.settings = replace(
             self.settings,
@@ -381,7 +357,7 @@ class MainWindow(QMainWindow):
         self.source_panel.clear_neutral()
         if spec.kind == "video":
             self.export_panel.set_driving(spec.path)
-        self._push_live_config()
+        self.live_view.push_config()
         self.update_captions()
 
     def _browse_driving_video(self) -> None:
@@ -416,7 +392,7 @@ class MainWindow(QMainWindow):
         self.target_panel.set_target(info)
         self.landmark_panel.new_target(info.face.landmarks68)
         self.landmark_panel.set_image(info.qimage)
-        self._push_live_config()
+        self.live_view.push_config()
         if self.settings.expression.label:
             self.edits.submit(draft=False)
         self.edits.show_view()
@@ -436,13 +412,13 @@ class MainWindow(QMainWindow):
         self.settings = replace(self.settings, model=replace(self.settings.model, model=name))
         self.model_panel.set_model(name)
         self.photo.set_model(name, self.settings.model.backend)
-        self._push_live_config()
+        self.live_view.push_config()
 
     @Slot(str)
     def choose_backend(self, spec: str) -> None:
         self.settings = replace(self.settings, model=replace(self.settings.model, backend=spec))
         self.photo.set_model(self.settings.model.model, spec)
-        self._push_live_config()
+        self.live_view.push_config()
 
     @Slot(object)
     def _on_model_ready(self, ready: ModelReady) -> None:
@@ -463,7 +439,7 @@ class MainWindow(QMainWindow):
         self.update_captions()
 
     @Slot(object)
-    def _on_model_failed(self, message: UserMessage) -> None:
+    def on_model_failed(self, message: UserMessage) -> None:
         if self.settings.model.model == WARP:
             return
         self.errors.show(message)
@@ -495,95 +471,19 @@ class MainWindow(QMainWindow):
         self.commands.capture_neutral.setEnabled(mode == "live")
         self.commands.clear_neutral.setEnabled(mode == "live")
         if changed:
-            self._push_live_config()
+            self.live_view.push_config()
         if mode == "edit":
             self.edits.show_view()  # the live pipeline pauses, which also ends a recording
         else:
             self.view.set_placeholder("Starting the live view…")
         self.update_captions()
 
-    def _live_params(self) -> LiveParams:
-        return LiveParams(
-            self.settings.source.mirror,
-            self.settings.expression.gains,
-            smoothing_params(self.settings.expression.smoothing),
-            self.settings.expression.follow_pose,
-        )
-
-    def _push_live_config(self) -> None:
-        if self.target is None:
-            return
-        target = self.target
-        self.live.configure(
-            LiveConfig(
-                source=self._source,
-                target=LiveTarget(target.serial, target.path, target.image, target.chosen),
-                model=self.settings.model.model,
-                backend=self.settings.model.backend,
-                params=self._live_params(),
-                running=self.mode == "live",
-            )
-        )
-
-    @Slot(object)
-    def _on_pane_size(self, size: DisplaySize) -> None:
-        self.live.worker.display = size
-
-    @Slot()
-    def _on_frame_ready(self) -> None:
-        frame = self.live.worker.frames.take()
-        if frame is None or self.mode != "live":
-            return
-        self.view.set_frames(frame.source, frame.result, frame.source_points, frame.result_points)
-        self.last_live_frame = frame
-        if frame.expression is not None:
-            e = frame.expression
-            reading = "neutral" if e.label == "neutral" else f"{e.label} {e.intensity:.0%}"
-            if reading != self.driver_expression:
-                self.driver_expression = reading
-                self.update_captions()
-        if not frame.held:
-            self.live_frames_shown += 1
-            if self.live_frames_shown == 1:
-                freeze_startup_heap()
-
-    @Slot(object)
-    def _on_stats(self, stats: LiveStats) -> None:
-        self._last_stats = stats
-        self.performance_panel.add_stats(stats)
-        self.update_status_line()
-
-    @Slot(object)
-    def _on_live_status(self, status: Status) -> None:
-        self._live_state = status
-        if status.state == State.CAMERA_FAILED:
-            self._camera_failed(status.message)
-        elif status.state in (State.FALLBACK, State.RENDER_ERROR):
-            self.notice.show_notice(status.message, "warning" if status.state == State.FALLBACK else "error")
-        self.update_status_line()
-
-    def _camera_failed(self, text: str) -> None:
-        if self._source.kind != "camera":
-            self.errors.show(UserMessage("The source stopped", text, "Choose another source in the Source panel.", Context.SOURCE))
-            return
-        self.errors.show(describe_error(CameraError(text), Context.CAMERA))
-        self.notice.show_notice(f"{self._source.label} failed: using the bundled driving clip.", "warning")
-        self.choose_source(SourceSpec.clip())
-
-    @Slot(object)
-    def _on_live_ready(self, ready: Ready) -> None:
+    def on_live_ready(self, ready: Ready) -> None:
+        """The live reenactor is built: say what renders."""
         self._running_description = ready.description
         self.model_panel.running_label.setText(ready.description)
+        self.model_panel.show_backend(ready.backend)
         self.update_captions()
-
-    @Slot(object)
-    def _on_live_failed(self, message: UserMessage) -> None:
-        self.errors.show(message)
-        if message.context == Context.CAMERA and self._source.kind == "camera":
-            self.notice.show_notice(f"{self._source.label} is not available: using the bundled driving clip.", "warning")
-            self.choose_source(SourceSpec.clip())
-        elif message.context == Context.SOURCE and not self._source.is_clip:
-            self.choose_source(SourceSpec.clip())
 
     @Slot(bool)
     def set_mirror(self, on: bool) -> None:
@@ -592,7 +492,11 @@ class MainWindow(QMainWindow):
         self.commands.mirror.blockSignals(True)
         self.commands.mirror.setChecked(on)
         self.commands.mirror.blockSignals(False)
-        self.live.set_params(self._live_params())
+        self.live_view.push_params()
+
+    @Slot(bool)
+    def _on_editor_mirror(self, on: bool) -> None:
+        self.settings = replace(self.settings, editor=EditorSettings(mirror=on))
 
     @Slot(bool)
     def set_overlay(self, on: bool) -> None:
@@ -612,7 +516,8 @@ class MainWindow(QMainWindow):
     def current_result(self) -> np.ndarray | None:
         """The result shown now at full size, (H, W, 3) uint8 BGR: the live frame or the photo edit."""
         if self.mode == "live":
-            return None if self.last_live_frame is None else self.last_live_frame.image
+            frame = self.live_view.last_frame
+            return None if frame is None else frame.image
         if self.edits.last is not None:
             return self.edits.last.image
         return None if self.target is None else self.target.image
@@ -642,17 +547,17 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_gains(self, gains: RegionGains) -> None:
         self.settings = replace(self.settings, expression=replace(self.settings.expression, gains=gains))
-        self.live.set_params(self._live_params())
+        self.live_view.push_params()
 
     @Slot(float)
     def _on_smoothing(self, strength: float) -> None:
         self.settings = replace(self.settings, expression=replace(self.settings.expression, smoothing=strength))
-        self.live.set_params(self._live_params())
+        self.live_view.push_params()
 
     @Slot(bool)
     def _on_follow_pose(self, on: bool) -> None:
         self.settings = replace(self.settings, expression=replace(self.settings.expression, follow_pose=on))
-        self.live.set_params(self._live_params())
+        self.live_view.push_params()
 
     # ------------------------------------------------------------------ captions and status
 
@@ -667,7 +572,8 @@ class MainWindow(QMainWindow):
             name = self.target.path.name if self.target else ""
             self.view.set_captions(f"Target — {name}", f"Edited — {edit} — {model}")
         else:
-            reads = f" — reads as {self.driver_expression}" if self.driver_expression else ""
+            reading = self.live_view.driver_expression
+            reads = f" — reads as {reading}" if reading else ""
             self.view.set_captions(f"{self._source.label}{reads}", f"Result — {model}")
         self.update_status_line()
 
@@ -677,16 +583,7 @@ class MainWindow(QMainWindow):
             timing = f"render {result.ms:.0f} ms{' (draft)' if result.draft else ''}" if result else "no edit yet"
             self.status_line.setText(f"✎ PHOTO EDIT · {timing} · {self._running_description or self.model_info.title}")
             return
-        parts = ["● LIVE"]
-        stats = self._last_stats
-        if stats is not None:
-            p = stats.pipeline
-            parts.append(f"{p.fps:5.1f} fps")
-            parts.append(f"latency {p.latency_p50_ms:.0f} ms (p95 {p.latency_p95_ms:.0f})")
-            parts.append(f"dropped {p.dropped_total + stats.display_dropped}")
-        state = self._live_state
-        if state.state in (State.NO_FACE, State.CAMERA_RETRYING, State.FALLBACK, State.RENDER_ERROR):
-            parts.append(state.message)
+        parts = ["● LIVE", *self.live_view.status_parts()]
         if self.commands.record.isChecked():
             parts.append("REC")
         self.status_line.setText(" · ".join(parts))

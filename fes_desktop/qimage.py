@@ -23,6 +23,14 @@ class DisplaySize:
     height: int
     ratio: float = 1.0
 
+
+@dataclass(frozen=True)
+class PaneSizes:
+    """The room for the source and for the result in the central view."""
+
+    source: DisplaySize
+    result: DisplaySize
+
 def bgr_to_qimage(image: np.ndarray) -> QImage:
     """(H, W, 3) uint8 BGR -> a QImage that owns its pixels (safe to send to another thread)."""
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:

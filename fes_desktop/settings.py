@@ -151,6 +151,13 @@ class ExportSettings:
 
 
 @dataclass(frozen=True)
+class EditorSettings:
+    """mirror: a landmark drag moves the matching point on the other half of the face too."""
+
+    mirror: bool = False
+
+
+@dataclass(frozen=True)
 class WindowSettings:
     """QMainWindow.saveGeometry() / saveState() as base64 text ("" = the default layout)."""
 
@@ -166,6 +173,7 @@ class Settings:
     expression: ExpressionSettings = field(default_factory=ExpressionSettings)
     view: ViewSettings = field(default_factory=ViewSettings)
     export: ExportSettings = field(default_factory=ExportSettings)
+    editor: EditorSettings = field(default_factory=EditorSettings)
     window: WindowSettings = field(default_factory=WindowSettings)
 
     def to_json(self) -> str:

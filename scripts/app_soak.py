@@ -41,12 +41,13 @@ def main() -> int:
 
     def sample() -> None:
         elapsed = time.monotonic() - start
-        stats = window.live_stats
+        live = window.live_view
+        stats = live.stats
         row = {
             "minutes": round(elapsed / 60.0, 2),
             "rss_mb": round(rss_mb(), 1),
-            "frames_shown": window.live_frames_shown,
-            "dropped": -1 if stats is None else stats.pipeline.dropped_total + stats.display_dropped,
+            "frames_shown": live.frames_shown,
+            "dropped": live.dropped,
             "fps": 0.0 if stats is None else round(stats.pipeline.fps, 1),
         }
         samples.append(row)

@@ -118,11 +118,11 @@ class FaceTracker:
         if face_index is None:
             chosen = 0
             if len(faces) > 1:
-                notes.append(f"{len(faces)} faces found; using the largest (choose another with --face-index 0..{len(faces) - 1})")
+                notes.append(f"{len(faces)} faces found; using the largest (face 0; the others are 1..{len(faces) - 1}, largest first)")
         elif 0 <= face_index < len(faces):
             chosen = face_index
         else:
-            raise InputError(f"--face-index {face_index} does not exist: {len(faces)} face(s) found (0..{len(faces) - 1})")
+            raise InputError(f"face {face_index} does not exist: {len(faces)} face(s) found (0..{len(faces) - 1})")
         face = faces[chosen]
         if face.size < self.options.min_face_size:
             raise self._too_small(face.size)

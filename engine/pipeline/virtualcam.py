@@ -34,6 +34,11 @@ def available() -> bool:
     return True
 
 
+MAX_SIDE = 1280
+"""A virtual camera announces one size for its whole life; results are fitted into at most this
+(1280 x 720 for a 16:9 result)."""
+
+
 @dataclass(frozen=True)
 class VirtualCameraOptions:
     """width, height, fps: what the virtual camera announces; device: a specific device (None: the default)."""
@@ -42,6 +47,17 @@ class VirtualCameraOptions:
     height: int = 720
     fps: float = 30.0
     device: str | None = None
+
+    @classmethod
+    def fitting(cls, width: int, height: int, fps: float = 30.0) -> "VirtualCameraOptions":
+        """A camera for frames of ``width`` x ``height``: that size, scaled down to fit
+        :data:`MAX_SIDE`, in even numbers of pixels as camera formats want them."""
+        scale = min(1.0, MAX_SIDE / max(width, height))
+        return cls(width=_even(width * scale), height=_even(height * scale), fps=fps)
+
+
+def _even(value: float) -> int:
+    return max(2, int(round(value / 2.0)) * 2)
 
 
 class VirtualCamera:
@@ -80,6 +96,10 @@ class VirtualCamera:
             cv2.resize(image, (self.options.width, self.options.height), dst=self._frame, interpolation=cv2.INTER_AREA)
             image = self._frame
         self._camera.send(image)
+
+    def sleep_until_next_frame(self) -> None:
+        """Wait until the camera's next frame is due (pacing a file source to real time)."""
+        self._camera.sleep_until_next_frame()
 
     def send_result(self, result: PipelineResult) -> None:
         """``on_result`` callback for :class:`engine.pipeline.live.LivePipeline`; skips empty results."""

@@ -62,6 +62,11 @@ class Generator(Protocol):
     name: str
     description: str
 
+    @property
+    def backend_label(self) -> str:
+        """What runs it, e.g. ``onnxruntime-fp32`` ("" for the warp, which needs no backend)."""
+        ...
+
     def render(self, request: RenderRequest) -> np.ndarray:
         """The full (H, W, 3) uint8 BGR output photo."""
         ...
@@ -76,6 +81,10 @@ class WarpGenerator:
     name: str = WARP
     description: str = "classical mesh warp (training free)"
     last_mouth_fill: float = field(default=0.0, repr=False)
+
+    @property
+    def backend_label(self) -> str:
+        return ""
 
     def render(self, request: RenderRequest) -> np.ndarray:
         result = warp_face(request.image, request.face.mesh, request.dst_mesh, head_motion=request.head_motion)

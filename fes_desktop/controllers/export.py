@@ -12,7 +12,7 @@ from fes_desktop.errors import Context, describe_error
 from fes_desktop.panels.export_panel import default_export_folder
 from fes_desktop.params import smoothing_params
 from fes_desktop.workers.export_worker import ExportJob, ExportSummary
-from fes_desktop.workers.live_worker import RecordingState
+from fes_desktop.workers.live_types import RecordingState
 from fes_desktop.workers.recording import OutputSpec, timestamped_path
 
 if TYPE_CHECKING:
@@ -60,15 +60,23 @@ class ExportController(QObject):
 
     @Slot(object)
     def _on_recording(self, state: RecordingState) -> None:
+        """Record turns into Stop while recording; the panel names the file (its folder is the
+        Recordings option; the full path is in the tooltip and the status bar)."""
         self._set_record_checked(state.active)
+        record = self._window.commands.record
+        record.setText("&Stop recording" if state.active else "&Record")
+        name = state.path.name if state.path is not None else ""
         if state.active:
-            text = f"● Recording to {state.path}"
+            text, full = f"● Recording {name}", f"Recording to {state.path}"
         elif state.path is not None:
-            text = f"Saved {state.frames} frames to {state.path}"
+            text, full = f"Saved {state.frames} frames: {name}", f"Saved {state.frames} frames to {state.path}"
         else:
-            text = "Not recording"
-        self._window.export_panel.record_status.setText(text)
-        self._window.statusBar().showMessage(text, 8000)
+            text = full = "Not recording"
+        status = self._window.export_panel.record_status
+        status.setText(text)
+        status.setToolTip(full)
+        self._window.statusBar().showMessage(full, 8000)
+        self._window.update_status_line()
         self.last = state
 
     @Slot(object, object)

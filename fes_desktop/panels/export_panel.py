@@ -138,7 +138,11 @@ class ExportPanel(QWidget):
         self.last_summary: ExportSummary | None = None
         self.set_running(False)
 
+        # Compact margins: the bottom dock is short (it shares the window with the view), and the
+        # panel must fit it without a scroll bar, recording or not.
+        form.setVerticalSpacing(4)
         columns = QHBoxLayout(self)
+        columns.setContentsMargins(4, 4, 4, 4)
         columns.addWidget(options, 1)
         right = QVBoxLayout()
         right.addWidget(record_box)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QImage, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
@@ -30,6 +31,8 @@ class MoveCommand(QUndoCommand):
 
 
 class LandmarkPanel(QWidget):
+    mirror_changed = Signal(bool)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("landmarkPanel")
@@ -42,7 +45,7 @@ class LandmarkPanel(QWidget):
         self.mirror_check = QCheckBox("Mirror")
         self.mirror_check.setObjectName("landmarkMirror")
         self.mirror_check.setToolTip("Move the matching point on the other half of the face mirror-symmetrically")
-        self.mirror_check.toggled.connect(lambda on: setattr(self.canvas, "mirror", on))
+        self.mirror_check.toggled.connect(self._on_mirror)
         self.undo_action = self.undo_stack.createUndoAction(self, "Undo")
         self.redo_action = self.undo_stack.createRedoAction(self, "Redo")
         # Short labels: the stack's own action texts name the command ("Undo Move point 48"),
@@ -88,6 +91,17 @@ class LandmarkPanel(QWidget):
 
     def set_base(self, base68: np.ndarray) -> None:
         self.document.set_base(base68)
+
+    def set_mirror(self, on: bool) -> None:
+        """Without emitting ``mirror_changed`` (restoring settings)."""
+        self.mirror_check.blockSignals(True)
+        self.mirror_check.setChecked(on)
+        self.mirror_check.blockSignals(False)
+        self.canvas.mirror = on
+
+    def _on_mirror(self, on: bool) -> None:
+        self.canvas.mirror = on
+        self.mirror_changed.emit(on)
 
     def new_target(self, base68: np.ndarray) -> None:
         """A new photo: its points, no edits, no history."""

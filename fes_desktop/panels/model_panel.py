@@ -1,8 +1,13 @@
-"""Model panel: which generator renders, on which backend, and the TensorRT engine build."""
+"""Model panel: which generator renders, on which backend, and the TensorRT engine build.
+
+It speaks to artists: what the model is for, how it compares with the warp on people it never
+saw, how fast it runs on this machine; the manifest's numbers (identity FAR/TAR, rank-1, ...)
+sit behind a Details toggle.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -11,6 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -23,9 +29,12 @@ from fes_desktop.errors import UserMessage
 from fes_desktop.workers.build_worker import BuildRun, tensorrt_available
 
 
+AUTO_LABEL = "Auto (fastest that keeps quality)"
+
+
 def backend_choices() -> list[tuple[str, str]]:
     """(label, spec) for the backend list: "auto" first, then every backend-precision that runs here."""
-    choices = [("Auto (fastest that keeps quality)", "auto")]
+    choices = [(AUTO_LABEL, "auto")]
     choices += [(f"{name} {precision}", f"{name}-{precision}") for name, precision in candidates()]
     return choices
 
@@ -61,11 +70,25 @@ class ModelPanel(QWidget):
         self.running_label = QLabel("–")
         self.running_label.setWordWrap(True)
         self.running_label.setObjectName("modelRunning")
-        self.details = QLabel()
-        self.details.setWordWrap(True)
+        self.purpose_label = _wrapped("modelPurpose")
+        self.quality_label = _wrapped("modelQuality")
+        self.speed_label = _wrapped("modelSpeed")
+        self.speed_label.setText("Measured once the live view runs.")
+        self.details_toggle = QToolButton()
+        self.details_toggle.setObjectName("modelDetailsToggle")
+        self.details_toggle.setText("Details")
+        self.details_toggle.setCheckable(True)
+        self.details_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.details_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.details_toggle.toggled.connect(self._show_details)
+        self.details = _wrapped("modelDetails")
+        self.details.setVisible(False)
 
         form = QFormLayout()
         form.addRow("Model", self.model_combo)
+        form.addRow("For", self.purpose_label)
+        form.addRow("Quality", self.quality_label)
+        form.addRow("Speed here", self.speed_label)
         form.addRow("Backend", self.backend_combo)
         form.addRow("Running", self.running_label)
 
@@ -90,6 +113,7 @@ class ModelPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.details_toggle)
         layout.addWidget(self.details)
         layout.addWidget(self.build_box)
         layout.addStretch(1)
@@ -116,9 +140,25 @@ class ModelPanel(QWidget):
 
     def show_info(self, info: ModelInfo, running: str) -> None:
         self.running_label.setText(running)
+        self.purpose_label.setText(info.purpose)
+        self.quality_label.setText(info.quality)
         self.details.setText("\n".join(info.details))
         self.backend_combo.setEnabled(info.name != WARP)
         self._update_build_box()
+
+    def show_backend(self, backend: str) -> None:
+        """What the live model runs on: "Auto" names its pick ("" for the warp: no backend)."""
+        index = self.backend_combo.findData("auto")
+        if index >= 0:
+            self.backend_combo.setItemText(index, f"Auto (picked {backend.replace('-', ' ')})" if backend else AUTO_LABEL)
+
+    def show_speed(self, fps: float, model_title: str) -> None:
+        """The live rate measured now on this machine."""
+        self.speed_label.setText(f"{fps:.0f} frames per second live ({model_title})")
+
+    def _show_details(self, on: bool) -> None:
+        self.details.setVisible(on)
+        self.details_toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
 
     def _update_build_box(self) -> None:
         self.build_box.setVisible(self.model != WARP and tensorrt_available())
@@ -180,3 +220,10 @@ class ModelPanel(QWidget):
     @Slot()
     def _on_cancelled(self) -> None:
         self._end("Cancelled; nothing was cached.")
+
+
+def _wrapped(name: str) -> QLabel:
+    label = QLabel()
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    return label

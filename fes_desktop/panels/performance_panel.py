@@ -1,6 +1,9 @@
 """Performance panel: per-stage milliseconds, frames per second and latency over the last half
 minute (pyqtgraph), and a one-line summary with the dropped frames.
 
+A pause of the live view (photo edit, a rebuild) breaks the curves: no line is drawn across
+time in which nothing ran.
+
 Drawing cost on the UI thread is kept to a few milliseconds per update: one graphics scene for
 the three plots, curves without antialiasing, fixed x ranges ("seconds ago"), the colour key as a
 label instead of in-plot legends, and no redraw at all while the panel is hidden.
@@ -17,7 +20,8 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from engine.pipeline.stats import STAGES
-from fes_desktop.workers.live_worker import STATS_INTERVAL_MS, LiveStats
+from fes_desktop.workers.live_types import LiveStats
+from fes_desktop.workers.live_worker import STATS_INTERVAL_MS
 
 HISTORY_SECONDS = 30
 HISTORY = HISTORY_SECONDS * 1000 // STATS_INTERVAL_MS
@@ -39,6 +43,7 @@ class PerformancePanel(QWidget):
         self._latency50: deque[float] = deque(maxlen=HISTORY)
         self._latency95: deque[float] = deque(maxlen=HISTORY)
         self._last: LiveStats | None = None
+        self._dropped = 0
         self._count = 0
 
         self.plots = pg.GraphicsLayoutWidget()
@@ -70,20 +75,33 @@ class PerformancePanel(QWidget):
         """Statistics samples received since the panel was made."""
         return self._count
 
-    def add_stats(self, stats: LiveStats) -> None:
-        """Record a sample; the plots redraw only while the panel is visible."""
+    def add_stats(self, stats: LiveStats, dropped: int) -> None:
+        """Record a sample; ``dropped``: frames dropped with the current source so far. The plots
+        redraw only while the panel is visible."""
         p = stats.pipeline
-        self._times.append(time.monotonic() - self._t0)
-        for name in STAGES:
-            timing = p.stages.get(name)
-            self._stages[name].append(timing.mean if timing else 0.0)
-        self._fps.append(p.fps)
-        self._latency50.append(p.latency_p50_ms)
-        self._latency95.append(p.latency_p95_ms)
+        self._append({name: (t.mean if (t := p.stages.get(name)) else 0.0) for name in STAGES}, p.fps, p.latency_p50_ms, p.latency_p95_ms)
         self._last = stats
+        self._dropped = dropped
         self._count += 1
         if self.isVisible():
             self._redraw()
+
+    def break_line(self) -> None:
+        """The live view paused and runs again: end the curves here; the next sample starts anew."""
+        nan = float("nan")
+        self._append(dict.fromkeys(STAGES, nan), nan, nan, nan)
+
+    def _append(self, stages: dict[str, float], fps: float, latency50: float, latency95: float) -> None:
+        self._times.append(time.monotonic() - self._t0)
+        for name in STAGES:
+            self._stages[name].append(stages[name])
+        self._fps.append(fps)
+        self._latency50.append(latency50)
+        self._latency95.append(latency95)
+
+    def fps_history(self) -> tuple[np.ndarray, np.ndarray]:
+        """(time.monotonic() seconds, fps) of the plotted samples; NaN where the curve breaks."""
+        return np.fromiter(self._times, float) + self._t0, np.fromiter(self._fps, float)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -102,9 +120,9 @@ class PerformancePanel(QWidget):
         self._latency95_curve.setData(ago, np.fromiter(self._latency95, float))
         self.summary.setText(
             f"{p.fps:.1f} fps · latency p50 {p.latency_p50_ms:.0f} ms, p95 {p.latency_p95_ms:.0f} ms · "
-            f"{p.frames_output} frames · dropped: {p.dropped.get('track', 0)} before tracking, "
-            f"{p.dropped.get('render', 0)} before rendering, {stats.display_dropped} before display · "
-            f"{p.no_face_frames} without a face"
+            f"{p.frames_output} frames · dropped {self._dropped} with this source (this run: "
+            f"{p.dropped.get('track', 0)} before tracking, {p.dropped.get('render', 0)} before rendering, "
+            f"{stats.display_dropped} before display) · {p.no_face_frames} without a face"
         )
 
 
@@ -127,5 +145,6 @@ def _plot(layout: pg.GraphicsLayoutWidget, title: str) -> pg.PlotItem:
 def _curve(plot: pg.PlotItem, colour: Colour) -> pg.PlotDataItem:
     """A 2 px curve drawn as one path without antialiasing: antialiased curves cost the UI thread
     tens of milliseconds per redraw, and pyqtgraph's segmented-line mode (its default for wide
-    pens without antialiasing) passes QPainter.drawLines arguments PySide6 6.12 rejects."""
-    return plot.plot(pen=pg.mkPen(colour, width=2), antialias=False, segmentedLineMode="off")
+    pens without antialiasing) passes QPainter.drawLines arguments PySide6 6.12 rejects. NaN
+    samples break the line (``connect="finite"``)."""
+    return plot.plot(pen=pg.mkPen(colour, width=2), antialias=False, segmentedLineMode="off", connect="finite")

@@ -24,10 +24,11 @@ from PySide6.QtWidgets import (
 from engine.io import IMAGE_SUFFIXES
 from fes_desktop.cameras import CameraInfo
 from fes_desktop.sources import DRIVING_CLIP, SourceSpec
-from fes_desktop.workers.live_worker import NeutralScore
+from fes_desktop.workers.neutral_score import NeutralScore
 
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.avi *.mkv *.webm *.m4v);;All files (*)"
-PHOTO_FILTER = "Photos (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
+PHOTO_FILTER = "Photos (" + " ".join(f"*{s} *{s.upper()}" for s in sorted(IMAGE_SUFFIXES)) + ")"
+"""Photo formats only (upper case too: some systems' dialogs match case-sensitively)."""
 DEFAULT_SIZE = "Camera default"
 
 

@@ -1,4 +1,9 @@
-"""The central view: source and result side by side, or the result alone, with optional landmarks."""
+"""The central view: source and result side by side, or the result alone, with optional landmarks.
+
+Side by side uses the space: the two images are laid out in a row or a column, whichever shows
+them larger, each as wide as its aspect ratio needs (a landscape webcam beside a portrait photo
+gets more width), at one common height (row) or width (column).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from fes_desktop.qimage import DisplaySize
+from fes_desktop.qimage import DisplaySize, PaneSizes
 
 from fes_desktop.widgets.drawing import (
     BACKGROUND,
@@ -36,12 +41,12 @@ class _Pane:
 class FrameView(QWidget):
     """Paints QImages handed over by the workers; never converts or computes anything heavy.
 
-    ``pane_size_changed`` tells the live worker how large a pane is, so it sends frames already
+    ``pane_size_changed`` tells the live worker how large each pane is, so it sends frames already
     scaled to fit: an image whose size matches its pane is drawn 1:1, without scaling. Landmark
     points are in the pixels of the image they come with.
     """
 
-    pane_size_changed = Signal(object)  # DisplaySize
+    pane_size_changed = Signal(object)  # PaneSizes
 
     SIDE_BY_SIDE = "side_by_side"
     RESULT_ONLY = "result"
@@ -72,9 +77,20 @@ class FrameView(QWidget):
         source_points: np.ndarray | None = None,
         result_points: np.ndarray | None = None,
     ) -> None:
+        before = self._aspects()
         self._source.set(source, source_points)
         self._result.set(result, result_points)
+        if self._aspects() != before:
+            self._publish_pane_size()
         self.update()
+
+    def _aspects(self) -> tuple[float, float] | None:
+        """(source, result) width / height to lay the panes out by, rounded so that a refitted
+        image of the same shape keeps the layout; None until both images are known."""
+        source, result = self._source.image, self._result.image
+        if source is None or result is None or source.isNull() or result.isNull():
+            return None
+        return round(source.width() / source.height(), 2), round(result.width() / result.height(), 2)
 
     @property
     def captions(self) -> tuple[str, str]:
@@ -91,9 +107,19 @@ class FrameView(QWidget):
         self._publish_pane_size()
         self.update()
 
-    def pane_size(self) -> DisplaySize:
-        area = self._pane_areas()[-1][1]
-        return DisplaySize(int(area.width()), int(area.height()), self.devicePixelRatioF())
+    def pane_size(self) -> PaneSizes:
+        areas = self._pane_areas()
+        ratio = self.devicePixelRatioF()
+        sizes = [DisplaySize(int(area.width()), int(area.height()), ratio) for _, area, _ in areas]
+        return PaneSizes(sizes[0], sizes[-1])
+
+    def image_rects(self) -> list[QRectF]:
+        """Where the images are drawn now (source first when side by side), in widget pixels."""
+        rects = []
+        for pane, area, _ in self._pane_areas():
+            if pane.image is not None and not pane.image.isNull():
+                rects.append(fit_rect(pane.image.width(), pane.image.height(), area))
+        return rects
 
     def _publish_pane_size(self) -> None:
         self.pane_size_changed.emit(self.pane_size())
@@ -135,9 +161,13 @@ class FrameView(QWidget):
         area = QRectF(self.rect()).adjusted(MARGIN, MARGIN, -MARGIN, -MARGIN)
         if self._layout == self.RESULT_ONLY:
             return [(self._result, area, LANDMARK_COLOUR)]
-        half = (area.width() - GAP) / 2
-        left = QRectF(area.left(), area.top(), half, area.height())
-        right = QRectF(area.left() + half + GAP, area.top(), half, area.height())
+        aspects = self._aspects()
+        if aspects is None:
+            half = (area.width() - GAP) / 2
+            left = QRectF(area.left(), area.top(), half, area.height())
+            right = QRectF(area.left() + half + GAP, area.top(), half, area.height())
+        else:
+            left, right = side_by_side(area, *aspects)
         return [(self._source, left, SOURCE_LANDMARK_COLOUR), (self._result, right, LANDMARK_COLOUR)]
 
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -162,3 +192,20 @@ class FrameView(QWidget):
                 draw_landmarks(painter, pane.points, target, (image.width(), image.height()), colour)
             draw_caption(painter, pane.caption, target.topLeft() + QPointF(6, 6), target.width() - 12)
         painter.end()
+
+
+def side_by_side(area: QRectF, source_aspect: float, result_aspect: float, gap: float = GAP) -> tuple[QRectF, QRectF]:
+    """Panes for two images of these aspects (width / height) in ``area``: a row at a common
+    height or a column at a common width, whichever draws more image area; centred."""
+    a, b = source_aspect, result_aspect
+    row_height = min(area.height(), max(area.width() - gap, 1.0) / (a + b))
+    column_width = min(area.width(), max(area.height() - gap, 1.0) / (1.0 / a + 1.0 / b))
+    if row_height * row_height * (a + b) >= column_width * column_width * (1.0 / a + 1.0 / b):
+        left = area.left() + (area.width() - gap - row_height * (a + b)) / 2.0
+        first = QRectF(left, area.top(), row_height * a, area.height())
+        second = QRectF(first.right() + gap, area.top(), row_height * b, area.height())
+    else:
+        top = area.top() + (area.height() - gap - column_width * (1.0 / a + 1.0 / b)) / 2.0
+        first = QRectF(area.left(), top, area.width(), column_width / a)
+        second = QRectF(area.left(), first.bottom() + gap, area.width(), column_width / b)
+    return first, second

@@ -16,102 +16,35 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
 import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
-from PySide6.QtGui import QImage
 
 from engine.api import NeutralCheck, ReenactConfig, Reenactor, TrackResult, check_neutral
 from engine.errors import BackendError, FesError, ModelError, NoFaceError, OutputError
 from engine.face.ibug68 import mesh_to_ibug68
 from engine.io import FrameSource
-from engine.pipeline import LivePipeline, PipelineOptions, PipelineResult, PipelineStats
-from engine.recognise import Recognition
+from engine.pipeline import LivePipeline, PipelineOptions, PipelineResult
+from engine.pipeline.virtualcam import VirtualCameraOptions
 from engine.synthesis.generators import WARP, WarpGenerator
 from engine.types import Face
 from fes_desktop.errors import Context, UserMessage, describe_error
 from fes_desktop.mailbox import Mailbox
 from fes_desktop.params import LiveParams
-from fes_desktop.qimage import DisplaySize, bgr_to_qimage_fitted
+from fes_desktop.qimage import PaneSizes, bgr_to_qimage_fitted
 from fes_desktop.sources import SourceSpec, open_frame_source
+from fes_desktop.workers.live_types import LiveConfig, LiveFrame, LiveStats, Ready, RecordingState
 from fes_desktop.workers.neutral_score import NeutralScore
 from fes_desktop.workers.recording import FrameRecorder, OutputSpec
+from fes_desktop.workers.virtual_output import FPS as VIRTUAL_FPS
+from fes_desktop.workers.virtual_output import VirtualOutput
 from fes_desktop.workers.threads import join_thread, quit_current_thread, start_thread
 
 log = logging.getLogger(__name__)
 
 STATS_INTERVAL_MS = 500
-
-
-@dataclass(frozen=True, eq=False)
-class LiveTarget:
-    """The identity photo: (H, W, 3) uint8 BGR; ``serial`` changes whenever the target does."""
-
-    serial: int
-    path: Path
-    image: np.ndarray
-    face_index: int | None
-
-
-@dataclass(frozen=True, eq=False)
-class LiveConfig:
-    """Everything the live run depends on. A change of source, target, model or backend rebuilds
-    the reenactor; ``params`` (mirror, gains, smoothing, follow_pose) is applied in place;
-    ``running`` starts or pauses the pipeline."""
-
-    source: SourceSpec
-    target: LiveTarget
-    model: str
-    backend: str
-    params: LiveParams
-    running: bool = True
-
-    def rebuild_key(self) -> tuple[object, ...]:
-        return (self.source, self.target.serial, self.model, self.backend)
-
-
-@dataclass(frozen=True, eq=False)
-class LiveFrame:
-    """One output for the view. result/source: the frames as QImages scaled to the view's pane
-    (source None before the first frame); *_points: (68, 2) landmarks in the pixels of those
-    QImages, None when unknown; held: no new result (no face); fallback: made by the warp after
-    the model failed; image: the full-size result, (H, W, 3) uint8 BGR, read-only; expression:
-    the driver's, recognised against the neutral reference (None when held)."""
-
-    image: np.ndarray
-    result: QImage
-    source: QImage | None
-    result_points: np.ndarray | None
-    source_points: np.ndarray | None
-    index: int
-    held: bool
-    fallback: bool
-    latency_ms: float
-    expression: Recognition | None = None
-
-
-@dataclass(frozen=True)
-class LiveStats:
-    pipeline: PipelineStats
-    display_dropped: int
-
-
-@dataclass(frozen=True)
-class RecordingState:
-    active: bool
-    path: Path | None = None
-    frames: int = 0
-
-
-@dataclass(frozen=True)
-class Ready:
-    """The reenactor is built: ``description`` says what renders (model and backend)."""
-
-    description: str
-    model: str
 
 
 class _Clock:
@@ -144,6 +77,7 @@ class LiveWorker(QObject):
     neutral_refused = Signal(object)  # engine.api.NeutralCheck: not used unless confirmed
     neutral_cleared = Signal()
     recording_changed = Signal(object)  # RecordingState
+    virtual_camera_changed = Signal(object)  # the device name, or None when off
 
     def __init__(self) -> None:
         super().__init__()
@@ -167,7 +101,10 @@ class LiveWorker(QObject):
         self._last_mesh: np.ndarray | None = None
         self._record_lock = threading.Lock()
         self._recorder: FrameRecorder | None = None
-        self.display: DisplaySize | None = None  # set by the UI thread (one attribute swap)
+        self._virtual = VirtualOutput()
+        self._run = 0
+        self._replaced_at_start = 0
+        self.display: PaneSizes | None = None  # set by the UI thread (one attribute swap)
 
     # ---- slots (worker thread) ----
 
@@ -262,7 +199,30 @@ class LiveWorker(QObject):
         self.recording_changed.emit(RecordingState(False, recorder.spec.path, recorder.frames_written))
 
     @Slot()
+    def start_virtual_camera(self) -> None:
+        """Send the live results to a virtual camera of the target photo's size (at most 1280 px)."""
+        if self._reenactor is None:
+            self.failed.emit(UserMessage("No virtual camera", "The live view is not running.", "Switch to Live mode first.", Context.VIRTUAL_CAMERA))
+            self.virtual_camera_changed.emit(None)
+            return
+        height, width = self._reenactor.config.target_image.shape[:2]
+        try:
+            device = self._virtual.open(VirtualCameraOptions.fitting(width, height, VIRTUAL_FPS))
+        except OutputError as error:
+            self.failed.emit(describe_error(error, Context.VIRTUAL_CAMERA))
+            self.virtual_camera_changed.emit(None)
+            return
+        log.info("virtual camera on: %s", device)
+        self.virtual_camera_changed.emit(device)
+
+    @Slot()
+    def stop_virtual_camera(self) -> None:
+        self._virtual.close()
+        self.virtual_camera_changed.emit(None)
+
+    @Slot()
     def shutdown(self) -> None:
+        self._virtual.close()
         self._stop_pipeline()
         if self._reenactor is not None:
             self._reenactor.close()
@@ -303,7 +263,8 @@ class LiveWorker(QObject):
             reenactor.set_neutral(self._neutral_face)
         else:
             self._neutral_face = None
-        self.ready.emit(Ready(reenactor.generator.description, reenactor.generator.name))
+        generator = reenactor.generator
+        self.ready.emit(Ready(generator.description, generator.name, generator.backend_label))
         return True
 
     def _apply_params(self) -> None:
@@ -326,6 +287,8 @@ class LiveWorker(QObject):
             self.failed.emit(describe_error(error, context))
             return
         reenactor = self._reenactor
+        self._run += 1
+        self._replaced_at_start = self.frames.replaced
         self._last_track = None
         self._latest_source = None
         self._latest_face = None
@@ -366,7 +329,9 @@ class LiveWorker(QObject):
     @Slot()
     def _emit_stats(self) -> None:
         if self._pipeline is not None:
-            self.stats_ready.emit(LiveStats(self._pipeline.stats(), self.frames.replaced))
+            dropped = self.frames.replaced - self._replaced_at_start
+            source = self._config.source if self._config else None
+            self.stats_ready.emit(LiveStats(self._pipeline.stats(), dropped, self._run, source))
 
     # ---- pipeline callbacks (pipeline threads) ----
 
@@ -409,6 +374,7 @@ class LiveWorker(QObject):
             return
         mesh = self._last_mesh
         self._record(result, mesh)
+        self._send_virtual(result.image)
         track = self._last_track
         expression = None
         if result.held or track is None:
@@ -417,9 +383,9 @@ class LiveWorker(QObject):
             source, source_points = track.image, track.face.landmarks68
             if self._reenactor is not None:
                 expression = self._reenactor.recognise(track)
-        display = self.display
-        result_image, result_scale = bgr_to_qimage_fitted(result.image, display)
-        source_image, source_scale = (None, 1.0) if source is None else bgr_to_qimage_fitted(source, display)
+        panes = self.display
+        result_image, result_scale = bgr_to_qimage_fitted(result.image, None if panes is None else panes.result)
+        source_image, source_scale = (None, 1.0) if source is None else bgr_to_qimage_fitted(source, None if panes is None else panes.source)
         frame = LiveFrame(
             image=result.image,
             result=result_image,
@@ -434,6 +400,13 @@ class LiveWorker(QObject):
         )
         if not self.frames.put(frame):
             self.frame_ready.emit()
+
+    def _send_virtual(self, image: np.ndarray) -> None:
+        try:
+            self._virtual.send(image)
+        except OutputError as error:
+            self.failed.emit(describe_error(error, Context.VIRTUAL_CAMERA))
+            self.virtual_camera_changed.emit(None)
 
     def _record(self, result: PipelineResult, mesh: np.ndarray | None) -> None:
         with self._record_lock:
@@ -458,6 +431,8 @@ class LiveClient(QObject):
     _clear_neutral = Signal()
     _start_recording = Signal(object)
     _stop_recording = Signal()
+    _start_virtual_camera = Signal()
+    _stop_virtual_camera = Signal()
     _shutdown = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -470,6 +445,8 @@ class LiveClient(QObject):
         self._clear_neutral.connect(self.worker.clear_neutral)
         self._start_recording.connect(self.worker.start_recording)
         self._stop_recording.connect(self.worker.stop_recording)
+        self._start_virtual_camera.connect(self.worker.start_virtual_camera)
+        self._stop_virtual_camera.connect(self.worker.stop_virtual_camera)
         self._shutdown.connect(self.worker.shutdown)
         self.thread = start_thread(self.worker, "fes-live")
         self._closed = False
@@ -494,6 +471,9 @@ class LiveClient(QObject):
 
     def stop_recording(self) -> None:
         self._stop_recording.emit()
+
+    def set_virtual_camera(self, on: bool) -> None:
+        (self._start_virtual_camera if on else self._stop_virtual_camera).emit()
 
     def close(self) -> None:
         """Stop the pipeline (finishing a recording), release the model, end the thread."""

@@ -94,8 +94,11 @@ class EditResult:
 
 @dataclass(frozen=True)
 class ModelReady:
+    """backend: what runs it, e.g. ``onnxruntime-fp32`` ("" for the warp)."""
+
     info: ModelInfo
     description: str
+    backend: str = ""
 
 
 class RenderWorker(QObject):
@@ -135,7 +138,8 @@ class RenderWorker(QObject):
             self.model_failed.emit(describe_error(error, Context.MODEL))
             info = ModelInfo.of(WARP)
             self._engine = Engine.create(EngineConfig(model=WARP))
-        self.model_ready.emit(ModelReady(info, self._engine.generator.description))
+        generator = self._engine.generator
+        self.model_ready.emit(ModelReady(info, generator.description, generator.backend_label))
 
     @Slot(object)
     def load_target(self, request: TargetRequest) -> None:

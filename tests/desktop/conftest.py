@@ -69,8 +69,8 @@ def edit_settings() -> Settings:
 
 
 def wait_live(qtbot, window, frames: int = 5) -> None:
-    start = window.live_frames_shown
-    qtbot.waitUntil(lambda: window.live_frames_shown >= start + frames, timeout=STARTUP_MS)
+    start = window.live_view.frames_shown
+    qtbot.waitUntil(lambda: window.live_view.frames_shown >= start + frames, timeout=STARTUP_MS)
 
 
 def wait_target(qtbot, window) -> None:

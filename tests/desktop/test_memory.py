@@ -17,7 +17,8 @@ from engine.io import read_image
 from engine.synthesis.generators import WARP
 from fes_desktop.params import LiveParams
 from fes_desktop.sources import DEFAULT_TARGET, SourceSpec
-from fes_desktop.workers.live_worker import LiveClient, LiveConfig, LiveTarget
+from fes_desktop.workers.live_types import LiveConfig, LiveTarget
+from fes_desktop.workers.live_worker import LiveClient
 
 WARM_FRAMES = 60
 MEASURED_FRAMES = 250  # 10 s of the 25 fps clip per half

@@ -23,7 +23,7 @@ def test_a_smiling_capture_is_refused_with_the_reason_and_kept_only_when_confirm
     window.choose_source(SourceSpec("photo", london_photo(held_out_people()[0], "smiling")))
     wait_live(qtbot, window, frames=3)
     # The driver's expression is recognised live and shown over the source.
-    qtbot.waitUntil(lambda: window.driver_expression.startswith("happy"), timeout=RENDER_MS)
+    qtbot.waitUntil(lambda: window.live_view.driver_expression.startswith("happy"), timeout=RENDER_MS)
     assert "reads as happy" in window.view.captions[0]
     for answer, kept in ((QMessageBox.StandardButton.Cancel, False), (QMessageBox.StandardButton.Yes, True)):
         window.commands.capture_neutral.trigger()
@@ -94,6 +94,8 @@ def test_dropping_a_photo_and_picking_one_of_several_faces(qtbot, make_window, t
     assert window.statusBar().currentMessage() == "two people.jpg: 2 faces found"  # not "Loading ..."
     combo = window.target_panel.face_combo
     assert len(window.target.faces) == 2 and combo.count() == 2 and combo.isEnabled()
+    notes = window.target_panel.notes.text()
+    assert "2 faces found" in notes and "--" not in notes  # the app's words, no command-line flags
     first_box = window.target.face.bbox
     window.target_panel.face_chosen.emit(1)
     qtbot.waitUntil(lambda: window.target.chosen == 1, timeout=RENDER_MS)

@@ -49,7 +49,7 @@ def test_the_ui_thread_never_stalls_during_a_live_run(qtbot, make_window):
     gc.collect()
     gc.freeze()
     heartbeat = Heartbeat()
-    shown_before = window.live_frames_shown
+    shown_before = window.live_view.frames_shown
     samples_before = window.performance_panel.samples
     try:
         heartbeat.start()
@@ -57,7 +57,7 @@ def test_the_ui_thread_never_stalls_during_a_live_run(qtbot, make_window):
         heartbeat.timer.stop()
     finally:
         gc.unfreeze()
-    shown = window.live_frames_shown - shown_before
+    shown = window.live_view.frames_shown - shown_before
 
     print(f"UI thread: max gap {heartbeat.max_gap_ms:.1f} ms over {heartbeat.ticks} ticks; {shown} live frames shown")
     assert shown >= 20  # the live view really ran (the clip plays at 25 fps) while we measured

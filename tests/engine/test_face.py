@@ -69,7 +69,7 @@ def test_three_faces_are_found_largest_first_and_can_be_chosen(tracker):
     assert any("3 faces" in n and "largest" in n for n in detection.notes)
     second = tracker.detect(image, face_index=1)
     assert 512 <= second.face.bbox[0] < 812
-    with pytest.raises(InputError, match="face-index 5"):
+    with pytest.raises(InputError, match="face 5 does not exist"):
         tracker.detect(image, face_index=5)
 
 

@@ -197,3 +197,24 @@ def test_sigterm_removes_the_temporary_output_like_ctrl_c(tmp_path):
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert "terminated" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_reenact_to_a_virtual_camera_without_a_device_fails_in_one_line_and_writes_nothing(capsys, tmp_path):
+    """The real pyvirtualcam finds no device here (no v4l2loopback, no OBS): one line, exit 1,
+    before any model loads, and the file output asked for beside it is not started."""
+    out = tmp_path / "o.mp4"
+    argv = ("reenact", "--driving", SAMPLES / "driving.mp4", "--target", SAMPLES / "target_f.jpg", "--max-frames", "2")
+    code, err = run(capsys, *argv, "--virtual-camera", "-o", out)
+    assert code == 1 and "no virtual camera device" in one_error_line(err)
+    assert not out.exists() and not list(tmp_path.iterdir())
+    code, err = run(capsys, *argv)
+    assert code == 1 and "-o OUTPUT, --virtual-camera, or both" in one_error_line(err)
+
+
+def test_a_virtual_camera_gets_an_even_size_that_fits():
+    from engine.pipeline.virtualcam import MAX_SIDE, VirtualCameraOptions
+
+    for (w, h), expected in (((1920, 1080), (1280, 720)), ((640, 480), (640, 480)), ((513, 683), (512, 684))):
+        options = VirtualCameraOptions.fitting(w, h)
+        assert (options.width, options.height) == expected
+        assert options.width % 2 == options.height % 2 == 0 and max(options.width, options.height) <= MAX_SIDE
