@@ -8,8 +8,8 @@ Both rings stay where they are, unless the head itself moves (``head_motion``, t
 following a driver): then the inner ring moves rigidly with the head and the band between the
 rings absorbs the motion, while hair, neck and background beyond the outer ring stay whole.
 
-Where the target mouth opens wider than the source shows, the interior is synthesised (dark oral
-cavity, upper teeth lit from the front, lip shadow) instead of stretching the lip line.
+Where the target mouth opens wider than the source shows, the interior is synthesised
+(:mod:`engine.synthesis.mouth`: cavity, teeth, tongue) instead of stretching the lip line.
 This is the papers' "first category" baseline and the pre-warp for learned refiners.
 """
 
@@ -22,11 +22,11 @@ import cv2
 import numpy as np
 
 from engine.geometry.drags import signed_areas
-from engine.geometry.expressions import INNER_LOWER_LIP, INNER_UPPER_LIP, opened_lips
-from engine.geometry.faceframe import FaceFrame
+from engine.geometry.expressions import opened_lips
 from engine.geometry.shape_model import ShapeModel
 from engine.synthesis.eyes import IRIS_VERTICES, paint_eyeballs
-from engine.face.ibug68 import MESH_TO_IBUG68
+from engine.synthesis import mouth
+from engine.synthesis.mouth import INNER_LIP_LOOP
 
 FACE_OVAL = (176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109, 10, 338,
              297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148)
@@ -34,7 +34,6 @@ RING_SCALES = (1.35, 1.9)  # outer rings, as multiples of the oval's distance fr
 BAND_MIN = 1.0  # a moved head keeps the outer ring this many rest band widths beyond the inner one
 OUTER_MAX = 2.15  # ... but never further out than this (oval radii): the image beyond stays whole
 RING_SHARES = 17  # shares of a head motion too large for the band tried: 1, 15/16, ..., 0
-INNER_LIP_LOOP = INNER_UPPER_LIP + tuple(reversed(INNER_LOWER_LIP[1:-1]))
 BAND_ROWS = 512  # the remap map is built in bands of this many rows to bound memory
 MAP_FULL_RES_PIXELS = 160_000  # face regions larger than this get a half-resolution map
 
@@ -212,7 +211,7 @@ def warp_face(
         paint_eyeballs(out, image, src_mesh, dst_mesh)
     fill = 0.0
     if fill_mouth:
-        fill = _fill_mouth(out, image, np.asarray(src_mesh, np.float64), np.asarray(dst_mesh, np.float64))
+        fill = mouth.fill_mouth(out, image, np.asarray(src_mesh, np.float64), np.asarray(dst_mesh, np.float64))
     return WarpResult(out, (int(x0), int(y0), int(x1), int(y1)), fill)
 
 
@@ -223,84 +222,3 @@ def _rasterise(dst: np.ndarray, tris: np.ndarray, shape: tuple[int, int]) -> np.
     for t, tri in enumerate(tris):
         cv2.fillConvexPoly(ids, fixed[tri], int(t), lineType=cv2.LINE_8, shift=4)
     return ids
-
-
-def _opening(mesh: np.ndarray, frame: FaceFrame) -> float:
-    """How open the mouth is: the summed gap between the inner lips along the face's vertical
-    axis, in face units (crossed lips count as closed, not negative)."""
-    upper = frame.to_face(mesh[list(INNER_UPPER_LIP)])
-    lower = frame.to_face(mesh[list(INNER_LOWER_LIP)])
-    return float(np.maximum(lower[:, 1] - upper[:, 1], 0.0).sum())
-
-
-def _fill_mouth(out: np.ndarray, image: np.ndarray, src_mesh: np.ndarray, dst_mesh: np.ndarray) -> float:
-    """Paint the part of the target mouth interior the source does not show. Returns the fill share."""
-    loop = list(INNER_LIP_LOOP)
-    # The source's frame: a drag of an eye must not re-size the teeth.
-    frame = FaceFrame.of(src_mesh[list(MESH_TO_IBUG68)])
-    iod = frame.iod
-    dst_open = _opening(dst_mesh, frame)
-    if dst_open < 0.05:  # summed over 11 columns: about 0.005 IOD each, a closed mouth
-        return 0.0
-    src_open = _opening(src_mesh, FaceFrame.of(src_mesh[list(MESH_TO_IBUG68)]))
-    # 1 where the source shows nothing of its interior; 0 where it already shows as much.
-    strength = float(np.clip(1.0 - src_open / dst_open, 0.0, 1.0))
-    if strength <= 0.0:
-        return 0.0
-    poly = dst_mesh[loop]
-    x0, y0 = np.floor(poly.min(0)).astype(int) - 3
-    x1, y1 = np.ceil(poly.max(0)).astype(int) + 4
-    h, w = out.shape[:2]
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-    if x1 <= x0 or y1 <= y0:
-        return 0.0
-    local = poly - (x0, y0)
-    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillPoly(mask, [np.round(local * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
-    interior = _mouth_interior(image, src_mesh, dst_mesh - (x0, y0), (y1 - y0, x1 - x0), iod)
-    alpha = (cv2.GaussianBlur(mask, (0, 0), max(0.6, 0.006 * iod)).astype(np.float32) / 255.0 * strength)[..., None]
-    region = out[y0:y1, x0:x1].astype(np.float32)
-    out[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + interior * alpha, 0, 255).astype(np.uint8)
-    return strength
-
-
-def _mouth_interior(image: np.ndarray, src_mesh: np.ndarray, dst_local: np.ndarray, shape: tuple[int, int], iod: float) -> np.ndarray:
-    """(h, w, 3) float32 synthetic mouth interior in the person's tones: a dark, warm cavity
-    (the lip colour, darkened) and, when the mouth opens far enough, upper teeth (a warm off-white
-    scaled to the face's brightness) with a lip shadow and darker corners."""
-    h, w = shape
-    lip = _sample(image, src_mesh, (61, 291, 0, 17, 39, 269, 181, 405))
-    skin = _sample(image, src_mesh, (50, 280, 101, 330, 9, 151))
-    cavity = lip * 0.3
-    brightness = float(np.clip(skin.mean() / 165.0, 0.65, 1.1))
-    teeth = np.array([196.0, 212.0, 226.0], np.float32) * brightness
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    upper = dst_local[list(INNER_UPPER_LIP)]
-    lower = dst_local[list(INNER_LOWER_LIP)]
-    order_u, order_l = np.argsort(upper[:, 0]), np.argsort(lower[:, 0])
-    top = np.interp(xx[0], upper[order_u, 0], upper[order_u, 1])
-    bottom = np.interp(xx[0], lower[order_l, 0], lower[order_l, 1])
-    opening = np.maximum(bottom - top, 1e-3)
-    # Upper incisors: a band under the upper lip, at most 0.12 IOD tall, shown once the lips part
-    # by more than 0.02 IOD, fading towards the corners.
-    tooth_h = np.minimum(0.75 * opening, 0.12 * iod)
-    visible = np.clip((opening - 0.02 * iod) / (0.03 * iod), 0.0, 1.0)
-    t_rel = (yy - top[None, :]) / tooth_h[None, :]
-    tooth = np.clip(1.0 - t_rel, 0.0, 1.0) ** 0.3 * (t_rel > -0.2) * visible[None, :]
-    cx, half = 0.5 * (upper[:, 0].min() + upper[:, 0].max()), 0.5 * (upper[:, 0].max() - upper[:, 0].min()) + 1e-3
-    lateral = np.clip(1.0 - (np.abs(xx - cx) / half) ** 2, 0.0, 1.0)
-    tooth = tooth * (0.3 + 0.7 * lateral)
-    depth = np.clip((yy - top[None, :]) / opening[None, :], 0, 1)
-    cavity_img = cavity[None, None, :] * (1.0 - 0.4 * depth[..., None]) * (0.55 + 0.45 * lateral[..., None])
-    out = cavity_img * (1 - tooth[..., None]) + teeth[None, None, :] * tooth[..., None] * (0.8 + 0.2 * lateral[..., None])
-    # A soft shadow of the upper lip onto the teeth.
-    shadow = np.clip(1.0 - (yy - top[None, :]) / (0.03 * iod + 1e-3), 0.0, 1.0)
-    return (out * (1.0 - 0.35 * shadow[..., None])).astype(np.float32)
-
-
-def _sample(image: np.ndarray, mesh: np.ndarray, vertices: tuple[int, ...]) -> np.ndarray:
-    """(3,) float32 median colour of ``image`` at the given mesh vertices."""
-    h, w = image.shape[:2]
-    pts = np.round(np.asarray(mesh)[list(vertices)]).astype(int)
-    xs, ys = np.clip(pts[:, 0], 0, w - 1), np.clip(pts[:, 1], 0, h - 1)
-    return np.median(image[ys, xs].astype(np.float32), axis=0)
