@@ -4,6 +4,7 @@
 
     fes-desktop                                   # the app, with the saved settings
     fes-desktop --screenshot main.png --frames 30 # bundled defaults, 30 live frames, save, exit 0
+    fes-desktop --quit-after 20                   # the app as usual, closed (and saved) after 20 s
 
 ``--screenshot`` starts from the default settings (bundled target photo and driving clip, no
 camera, nothing saved), waits until ``--frames`` live results were shown, grabs the window
@@ -39,10 +40,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--screenshot", type=Path, metavar="PATH", help="start with the bundled defaults, save a PNG of the window after --frames live frames, and exit")
     parser.add_argument("--frames", type=int, default=30, metavar="N", help="live frames to show before the screenshot (default 30)")
     parser.add_argument("--timeout", type=float, default=SCREENSHOT_TIMEOUT_S, metavar="S", help="give up on the screenshot after S seconds (default 120)")
+    parser.add_argument("--quit-after", type=float, default=None, metavar="S", help="start as usual (saved settings, log file, cameras) and close normally after S seconds, saving the settings (smoke tests, demos)")
     parser.add_argument("--verbose", action="store_true", help="log debug messages")
     args = parser.parse_args(argv)
     if args.frames < 1:
         parser.error("--frames must be at least 1")
+    if args.quit_after is not None and args.quit_after <= 0:
+        parser.error("--quit-after must be more than 0 seconds")
     return args
 
 
@@ -76,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     window = MainWindow.from_store(SettingsStore())
     window.show()
+    if args.quit_after is not None:
+        QTimer.singleShot(int(args.quit_after * 1000), window.close)
     return app.exec()
 
 

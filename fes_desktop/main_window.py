@@ -302,6 +302,7 @@ class MainWindow(QMainWindow):
 
     def _list_cameras(self) -> list[CameraInfo]:
         cameras = self._camera_lister()
+        log.info("cameras: %s", ", ".join(c.name for c in cameras) or "none found")
         self.source_panel.set_cameras(cameras)
         return cameras
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -36,3 +37,19 @@ def test_bad_arguments_exit_with_a_message():
     done = subprocess.run([*fes_desktop_command(), "--frames", "0"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "--frames must be at least 1" in done.stderr
+
+
+def test_the_real_start_reads_saved_settings_writes_the_log_lists_cameras_and_saves_on_close(tmp_path, config_dir):
+    """``fes-desktop`` itself (not --screenshot): the saved settings are used, the log file fills,
+    the camera list is read, and closing saves the settings with the window layout."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    saved = {"schema_version": 1, "source": {"kind": "clip", "mirror": False}, "view": {"overlay": True}}
+    (config_dir / "settings.json").write_text(json.dumps(saved), encoding="utf-8")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "FES_CONFIG_DIR": str(config_dir)}
+    done = subprocess.run([*fes_desktop_command(), "--quit-after", "12"], cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    log_text = (config_dir / "fes-desktop.log").read_text(encoding="utf-8")
+    assert "cameras: " in log_text and "live: " in log_text
+    after = json.loads((config_dir / "settings.json").read_text(encoding="utf-8"))
+    assert after["source"]["mirror"] is False and after["view"]["overlay"] is True
+    assert after["window"]["geometry"] and after["window"]["state"]  # saved on the normal close
