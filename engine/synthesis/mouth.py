@@ -10,9 +10,11 @@ v across it, pixels), so a tilted head tilts the teeth with it:
   so the side teeth are foreshortened as they turn away; thin darker gaps between them, rounded
   incisal edges (small notches at the gaps), a lit centre and darker sides per tooth, and the
   whole row darkening into the mouth corners (the buccal corridor);
-* the row hangs from under the upper inner lip (smoothed) with a soft lip shadow, is as tall as
-  the opening allows (at most 0.16 IOD, an incisor's crown), shortens towards the corners, and
-  leaves a thin dark line above the lower lip (a smile's opening is about the teeth's height);
+* the row hangs from the skull, not from the lip: its edge sits 0.03 IOD below where the source's
+  lips meet at rest (carried with the head), shortening towards the corners, so a smile that
+  lifts the upper lip shows tall teeth and a dropped jaw shows their edge above a dark cavity;
+  at most 0.16 IOD (an incisor's crown) shows, under a soft lip shadow, and a thin dark line
+  stays above the lower lip;
 * the cavity is the lip colour darkened, deepest in the middle; the tongue, a soft darker-pink
   rise above the lower lip, shows once the mouth opens beyond 0.12 IOD;
 * the closed lips' dark crease, which the warp stretches along the parted lips, is painted over
@@ -33,6 +35,7 @@ INNER_LIP_LOOP = INNER_UPPER_LIP + tuple(reversed(INNER_LOWER_LIP[1:-1]))
 TOOTH_WIDTHS = (0.135, 0.105, 0.12, 0.11, 0.11, 0.11)  # IOD, centre outwards, along the arch
 ARCH_RADIUS = 0.55  # IOD
 TOOTH_HEIGHT = 0.16  # IOD: an upper central incisor's crown (~10.5 mm) over ~63 mm between the eyes
+INCISAL_DROP = 0.03  # IOD: the upper incisors' edge below the resting lip line (hidden at rest)
 CREASE = 0.05  # IOD: how far from the opening the lips' dark crease is painted over
 LIP_SAMPLES = (61, 291, 0, 17, 39, 269, 181, 405)
 SKIN_SAMPLES = (50, 280, 101, 330, 9, 151)
@@ -69,7 +72,8 @@ def fill_mouth(out: np.ndarray, image: np.ndarray, src_mesh: np.ndarray, dst_mes
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
     cv2.fillPoly(mask, [np.round((poly - (x0, y0)) * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
     mask = np.maximum(mask, _crease(out[y0:y1, x0:x1], mask, sample_colour(image, src_mesh, LIP_SAMPLES), frame.iod))
-    interior = mouth_interior(image, src_mesh, dst_mesh - (x0, y0), (y1 - y0, x1 - x0), frame.iod)
+    stomion = _stomion(src_mesh, dst_mesh, frame)
+    interior = mouth_interior(image, src_mesh, dst_mesh - (x0, y0), stomion - (x0, y0), (y1 - y0, x1 - x0), frame.iod)
     alpha = (cv2.GaussianBlur(mask, (0, 0), max(0.6, 0.006 * frame.iod)).astype(np.float32) / 255.0 * strength)[..., None]
     region = out[y0:y1, x0:x1].astype(np.float32)
     out[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + interior * alpha, 0, 255).astype(np.uint8)
@@ -99,9 +103,25 @@ def _crease(region: np.ndarray, mask: np.ndarray, lip: np.ndarray, iod: float) -
     return crease
 
 
-def mouth_interior(image: np.ndarray, src_mesh: np.ndarray, dst_local: np.ndarray, shape: tuple[int, int], iod: float) -> np.ndarray:
+def _stomion(src_mesh: np.ndarray, dst_mesh: np.ndarray, frame: FaceFrame) -> np.ndarray:
+    """(11, 2) pixels of the target: where the source's lips meet (the middle of its inner lips),
+    carried with the head (face frame of the eyes) into the target. The upper teeth hang from the
+    skull, not from the lip: their edge stays near this line however the lips and jaw move."""
+    middle = 0.5 * (frame.to_face(src_mesh[list(INNER_UPPER_LIP)]) + frame.to_face(src_mesh[list(INNER_LOWER_LIP)]))
+    return FaceFrame.of(dst_mesh[list(MESH_TO_IBUG68)]).to_image(middle)
+
+
+def mouth_interior(
+    image: np.ndarray,
+    src_mesh: np.ndarray,
+    dst_local: np.ndarray,
+    stomion_local: np.ndarray,
+    shape: tuple[int, int],
+    iod: float,
+) -> np.ndarray:
     """(h, w, 3) float32 BGR mouth interior for the target mesh ``dst_local`` ((478, 2) pixels
-    of the (h, w) patch), in the tones ``image`` shows at ``src_mesh``; see the module docstring."""
+    of the (h, w) patch), in the tones ``image`` shows at ``src_mesh``; ``stomion_local``:
+    (11, 2) the resting lip line in patch pixels (see :func:`_stomion`). See the module docstring."""
     h, w = shape
     lip = sample_colour(image, src_mesh, LIP_SAMPLES)
     brightness = float(np.clip(sample_colour(image, src_mesh, SKIN_SAMPLES).mean() / 165.0, 0.65, 1.1))
@@ -121,11 +141,13 @@ def mouth_interior(image: np.ndarray, src_mesh: np.ndarray, dst_local: np.ndarra
     s = np.clip(u / half, -1.0, 1.0)
     px = 1.0  # anti-aliasing width
 
-    # Upper teeth: a row hanging from the upper lip, shorter towards the corners.
-    widest = float(gap[np.abs(s) < 0.5].max()) if (np.abs(s) < 0.5).any() else float(gap.max())
-    height = min(TOOTH_HEIGHT * iod, max(widest - max(1.0, 0.015 * iod), 0.0))
-    edge = top + height * (1.0 - 0.45 * s * s)
+    # Upper teeth: fixed to the skull, their edge a little below the resting lip line, shorter
+    # towards the corners; as much of them shows as the upper lip uncovers (smiles show a lot,
+    # a dropped jaw with a relaxed upper lip little), never more than a crown's height.
+    rest = _curve(stomion_local, centre, ex, ey, half, u)
+    edge = np.minimum(rest + INCISAL_DROP * iod * (1.0 - 0.45 * s * s), top + TOOTH_HEIGHT * iod)
     edge = np.minimum(edge, bottom - max(0.5, 0.004 * iod))
+    height = float(np.max(edge - top)) if edge.size else 0.0
     boundaries = _tooth_boundaries(iod)
     near = np.min(np.abs(np.abs(u)[..., None] - boundaries), axis=-1)
     edge = edge - 0.005 * iod * np.exp(-0.5 * (near / (0.012 * iod)) ** 2)  # rounded incisal edges
