@@ -20,6 +20,7 @@ import resources
 from engine.errors import InputError
 from engine.face.ibug68 import IBUG68_MIRROR, MESH_TO_IBUG68
 from engine.geometry.faceframe import FaceFrame
+from engine.geometry.lids import EYES
 from engine.geometry.labels import EXPRESSIONS, MAX_INTENSITY, check_intensity, label_index
 from engine.geometry.pose import RIGID_MESH, align_rigid
 from engine.io.atomic import write_bytes_atomic
@@ -103,7 +104,7 @@ class ExpressionTemplates:
         label_index(label)
         if label in self.fitted:
             return self.fitted[label].copy()
-        return densify(neutral_face_mesh, self.handles68(label))
+        return arc_lids(neutral_face_mesh, densify(neutral_face_mesh, self.handles68(label)))
 
     def with_fitted(self, fields: dict[str, np.ndarray], note: str) -> "ExpressionTemplates":
         fitted = dict(self.fitted)
@@ -116,6 +117,33 @@ class ExpressionTemplates:
     def save(self, path: str | Path) -> None:
         """Write the template file atomically."""
         write_bytes_atomic(path, json.dumps(self.raw, indent=1).encode("utf-8"))
+
+
+def arc_lids(neutral_face_mesh: np.ndarray, field: np.ndarray) -> np.ndarray:
+    """``field`` ((478, 2) face units) with each lid margin moved as one arc.
+
+    The iBUG points hold two handles per margin (37, 38 above; 40, 41 below), and the blend
+    between them sags towards the still background: a raised upper lid would take an "M" shape,
+    its middle lagging, with the lashes drawn across the eye. A lid is a curved sheet: every
+    margin vertex takes the handles' mean displacement scaled by sin(pi t) (t from corner to
+    corner) over the handles' own mean sin(pi t), so the middle leads and the corners stay.
+    """
+    out = np.array(field, dtype=np.float64)
+    mesh = np.asarray(neutral_face_mesh, dtype=np.float64)
+    handles = set(MESH_TO_IBUG68)
+    for eye in EYES:
+        a, b = mesh[eye.left], mesh[eye.right]
+        axis = (b - a) / max(float(np.hypot(*(b - a))), 1e-9)
+        for margin in (eye.upper, eye.lower):
+            ids = np.asarray(margin)
+            t = np.clip(((mesh[ids] - a) @ axis) / max(float(np.hypot(*(b - a))), 1e-9), 0.0, 1.0)
+            bump = np.sin(np.pi * t)
+            own = np.array([i in handles for i in margin])
+            if not own.any() or bump[own].mean() < 1e-6:
+                continue
+            mean = out[ids[own]].mean(axis=0)
+            out[ids] = mean[None, :] * (bump / bump[own].mean())[:, None]
+    return out
 
 
 def densify(neutral_face_mesh: np.ndarray, handles68: np.ndarray) -> np.ndarray:

@@ -8,8 +8,11 @@ opening is spanned by the lid margins alone and closes like a slit), and :func:`
 then repaints the target's eye opening with the source's eyeball, unsquashed: the source eye
 mapped by the similarity that takes its corners to the target's corners, shifted by the gaze (the
 target iris centre against where that similarity puts the source's), and cut by the target's lid
-contour. Beyond the source's own opening the eyeball is continued by inpainting
-(cv2.INPAINT_TELEA), so an eye opened wider shows more sclera, not lid skin. As the lids close, the
+contour. Beyond the source's own opening the eyeball is continued as an eyeball
+(:func:`_eyeball_plate`): the iris as the round disc FaceMesh's iris ring describes, in the iris's
+own colour with a darker limbal rim, and sclera elsewhere in the eye's own white, a little
+shadowed towards the lid; so an eye opened wider shows the top of a round iris and more white,
+not lid skin, lashes or the inpainted dark smear a plain inpainting drags up from the iris. As the lids close, the
 upper lid's lash line comes down with them (:func:`_lash_line`); where they meet, nothing of the
 eyeball shows.
 
@@ -34,6 +37,7 @@ LASH_WIDTH = 0.06  # the lash line's thickness, share of the eye width
 LASH_OPACITY = 0.85  # at full closing (the gap halved or less)
 EYEBALL_INSET = 1  # px inside the target's lid contour where the repainted eyeball starts
 PLATE_CACHE = 8  # eyeball plates kept (two per source photo)
+UPPER_BAND = 0.07  # share of the eye width under the source's upper margin replaced by the continued eyeball
 UNCHANGED_PX = 0.25  # an eye whose outline and iris moved less than this off its corners' similarity is left alone
 
 _PLATES: dict[bytes, np.ndarray] = {}  # see _eyeball_plate; read-only arrays, shared by callers
@@ -114,7 +118,7 @@ def _paint_eyeball(out: np.ndarray, image: np.ndarray, src_mesh: np.ndarray, dst
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
     if x1 - x0 < 3 or y1 - y0 < 3:
         return
-    plate, offset = _eyeball_plate(image, src_mesh[eye.loop], pad)
+    plate, offset = _eyeball_plate(image, src_mesh[eye.loop], src_mesh[list(eye.iris)], pad)
     if plate is None:
         return
     # Target box pixel -> plate pixel: undo the box offset, the similarity, then the plate's.
@@ -168,9 +172,10 @@ def _lash_line(out: np.ndarray, image: np.ndarray, src_mesh: np.ndarray, dst_mes
     out[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + colour * alpha, 0, 255).astype(np.uint8)
 
 
-def _eyeball_plate(image: np.ndarray, loop: np.ndarray, pad: int) -> tuple[np.ndarray | None, tuple[int, int]]:
-    """(the source eye box with everything outside its opening inpainted from inside it, the box's
-    top-left corner); None when the opening is too small to carry an eyeball."""
+def _eyeball_plate(image: np.ndarray, loop: np.ndarray, iris: np.ndarray, pad: int) -> tuple[np.ndarray | None, tuple[int, int]]:
+    """(the source eye box with everything outside its opening replaced by the eyeball continued
+    (see the module docstring), the box's top-left corner); None when the opening is too small to
+    carry an eyeball. loop: (K, 2) the opening's outline; iris: (5, 2) centre and rim, pixels."""
     h, w = image.shape[:2]
     x0, y0 = np.floor(loop.min(0)).astype(int) - pad
     x1, y1 = np.ceil(loop.max(0)).astype(int) + pad + 1
@@ -178,9 +183,9 @@ def _eyeball_plate(image: np.ndarray, loop: np.ndarray, pad: int) -> tuple[np.nd
     if x1 - x0 < 3 or y1 - y0 < 3:
         return None, (0, 0)
     box = np.ascontiguousarray(image[y0:y1, x0:x1])
-    # In live reenactment the source is the same target photo every frame: its plates (about 1 ms
-    # of inpainting per eye) are kept, keyed by the box's pixels and the opening's outline.
-    key = hashlib.blake2b(box.tobytes() + loop.astype(np.float64).tobytes(), digest_size=16).digest()
+    # In live reenactment the source is the same target photo every frame: its plates are kept,
+    # keyed by the box's pixels, the opening's outline and the iris.
+    key = hashlib.blake2b(box.tobytes() + loop.astype(np.float64).tobytes() + iris.astype(np.float64).tobytes(), digest_size=16).digest()
     cached = _PLATES.get(key)
     if cached is not None:
         return cached, (int(x0), int(y0))
@@ -190,9 +195,45 @@ def _eyeball_plate(image: np.ndarray, loop: np.ndarray, pad: int) -> tuple[np.nd
     inside = cv2.erode(inside, np.ones((3, 3), np.uint8))
     if int(np.count_nonzero(inside)) < 6:
         return None, (0, 0)
-    plate = cv2.inpaint(box, 255 - inside, 3, cv2.INPAINT_TELEA)
+    local = loop - (x0, y0)
+    eyeball = _continued_eyeball(box, inside > 0, iris - (x0, y0), local)
+    # The source's own pixels, except a band under its upper margin: the lashes' shadow there
+    # would draw the old lid line across an eye opened wider.
+    width = float(np.hypot(*(local[len(local) // 2] - local[0]))) if len(local) > 2 else 1.0
+    upper = np.zeros_like(inside)
+    half = len(local) // 2 + 1  # left corner, upper margin, right corner
+    cv2.polylines(upper, [np.round(local[:half] * 16).astype(np.int32)], False, 255, 1, cv2.LINE_8, shift=4)
+    far = cv2.distanceTransform(255 - upper, cv2.DIST_L2, 3)
+    band = max(1.5, UPPER_BAND * width)
+    keep = (inside > 0) * np.clip((far - band) / band + 1.0, 0.0, 1.0)
+    keep = cv2.GaussianBlur(keep.astype(np.float32), (0, 0), 0.7)[..., None] * (inside > 0)[..., None]
+    plate = np.clip(box.astype(np.float32) * keep + eyeball * (1.0 - keep), 0, 255).astype(np.uint8)
     plate.setflags(write=False)
     if len(_PLATES) >= PLATE_CACHE:
         _PLATES.clear()
     _PLATES[key] = plate
     return plate, (int(x0), int(y0))
+
+
+def _continued_eyeball(box: np.ndarray, inside: np.ndarray, iris: np.ndarray, loop: np.ndarray) -> np.ndarray:
+    """(h, w, 3) float32: an eyeball to show where the source's lids hid it. The iris disc
+    (centre iris[0], radius the mean distance of its rim iris[1:]) in the median colour of its
+    visible part, darkening towards a limbal rim; sclera elsewhere in the 90th-percentile colour
+    of the visible white, shadowed by up to 15 % towards the top of the opening's box."""
+    h, w = box.shape[:2]
+    centre = iris[0]
+    radius = max(float(np.mean(np.hypot(*(iris[1:] - centre).T))), 1.0)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    r = np.hypot(xx - centre[0], yy - centre[1]) / radius
+    pixels = box.astype(np.float32)
+    iris_seen = inside & (r < 0.9) & (r > 0.35)  # not the pupil, not the rim
+    white_seen = inside & (r > 1.15)
+    iris_colour = np.median(pixels[iris_seen], axis=0) if iris_seen.sum() >= 4 else np.median(pixels[inside], axis=0)
+    white = np.percentile(pixels[white_seen] if white_seen.sum() >= 4 else pixels[inside], 90, axis=0)
+    top = float(loop[:, 1].min())
+    shade = 0.85 + 0.15 * np.clip((yy - top) / max(float(np.ptp(loop[:, 1])), 1.0), 0.0, 1.0)
+    rim = np.clip((r - 0.8) / 0.2, 0.0, 1.0)
+    disc = np.clip((1.0 - r) * radius + 0.5, 0.0, 1.0)  # anti-aliased edge, one pixel wide
+    iris_px = iris_colour[None, None, :] * (1.0 - 0.35 * rim[..., None])
+    out = white[None, None, :] * shade[..., None] * (1.0 - disc[..., None]) + iris_px * disc[..., None]
+    return out.astype(np.float32)
