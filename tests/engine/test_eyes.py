@@ -176,3 +176,48 @@ def test_transfer_lids_shuts_a_wide_eyed_target_for_a_narrow_eyed_driver():
         squint[list(eye.upper)] = squint[list(eye.lower)] - [0.0, 0.05 * 0.9]
     moved = target + 0.01
     assert np.array_equal(transfer_lids(driver, squint, target, moved), moved)
+
+
+def _widened(mesh: np.ndarray) -> np.ndarray:
+    """The photo's mesh with both upper lids raised as a surprise at intensity 1.0 raises them."""
+    from engine.geometry.expressions import ExpressionTemplates, expression_target
+
+    return expression_target(mesh, "surprise", 1.0, ExpressionTemplates.load())
+
+
+def test_a_raised_upper_lid_is_one_arc_not_an_m(tracker):
+    image = read_image(london_photo(held_out_people()[1]))
+    mesh = tracker.detect(image).face.mesh
+    wide = _widened(mesh)
+    for eye in EYES:
+        lift = (mesh[list(eye.upper)] - wide[list(eye.upper)])[:, 1]  # pixels up
+        middle = len(eye.upper) // 2
+        # One arc: rising to a single peak and falling, the middle near the top; before, the
+        # middle lagged the two iBUG handles (an "M": a dip between two peaks).
+        d = np.diff(lift)
+        assert not ((d[:-1] < -0.05) & (d[1:] > 0.05)).any(), lift
+        assert lift[middle] >= 0.9 * lift.max(), lift
+
+
+def test_an_eye_opened_wider_shows_white_and_iris_above_not_the_old_lash_line(tracker):
+    """Between the source's upper margin and the raised one the eye shows eyeball (sclera or the
+    iris's top), not the lashes and dark smear an inpainting dragged up (the baseline beaten)."""
+    for person in held_out_people()[:3]:
+        image = read_image(london_photo(person))
+        mesh = tracker.detect(image).face.mesh
+        wide = _widened(mesh)
+        out = warp_face(image, mesh, wide).image
+        grey = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        for eye in EYES:
+            band = np.zeros(grey.shape, np.uint8)
+            old = mesh[[eye.left, *eye.upper, eye.right]]
+            new = wide[[eye.left, *eye.upper, eye.right]]
+            cv2.fillPoly(band, [np.round(np.concatenate([new, old[::-1]])).astype(np.int32)], 1)
+            band = cv2.erode(band, np.ones((3, 3), np.uint8)).astype(bool)
+            if band.sum() < 10:
+                continue
+            opening = np.zeros(grey.shape, np.uint8)
+            cv2.fillPoly(opening, [np.round(mesh[eye.loop]).astype(np.int32)], 1)
+            white = np.percentile(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)[opening.astype(bool)], 90)
+            dark = grey[band] < 0.45 * white
+            assert dark.mean() < 0.25, f"{person}: {dark.mean():.0%} of the newly shown eyeball is dark"
