@@ -36,7 +36,8 @@ MIN_GAP = 0.02  # lid gap (share of eye width) below which the eye counts as shu
 LASH_WIDTH = 0.06  # the lash line's thickness, share of the eye width
 LASH_OPACITY = 0.85  # at full closing (the gap halved or less)
 EYEBALL_INSET = 1  # px inside the target's lid contour where the repainted eyeball starts
-PLATE_CACHE = 8  # eyeball plates kept (two per source photo)
+PLATE_CACHE = 8  # eyeball plates kept (up to four per source photo: two eyes, widened or not)
+WIDER = 1.05  # a target lid gap above this share of the source's counts as an eye opened wider
 UPPER_BAND = 0.07  # share of the eye width under the source's upper margin replaced by the continued eyeball
 UNCHANGED_PX = 0.25  # an eye whose outline and iris moved less than this off its corners' similarity is left alone
 
@@ -89,7 +90,7 @@ def paint_eyeballs(out: np.ndarray, image: np.ndarray, src_mesh: np.ndarray, dst
         d_gap = _gap(dst_mesh, eye, d_origin, d_rot, d_width)
         s_gap = max(_gap(src_mesh, eye, *_frame(src_mesh, eye)), 1e-6)
         if d_gap >= MIN_GAP:
-            _paint_eyeball(out, image, src_mesh, dst_mesh, eye, m, gaze)
+            _paint_eyeball(out, image, src_mesh, dst_mesh, eye, m, gaze, widened=d_gap > WIDER * s_gap)
         closing = float(np.clip(2.0 * (1.0 - d_gap / s_gap), 0.0, 1.0))
         if closing > 0.0:
             _lash_line(out, image, src_mesh, dst_mesh, eye, d_width, LASH_OPACITY * closing,
@@ -97,9 +98,10 @@ def paint_eyeballs(out: np.ndarray, image: np.ndarray, src_mesh: np.ndarray, dst
 
 
 def _paint_eyeball(out: np.ndarray, image: np.ndarray, src_mesh: np.ndarray, dst_mesh: np.ndarray, eye: Eye,
-                   m: np.ndarray, gaze: bool) -> None:
+                   m: np.ndarray, gaze: bool, widened: bool) -> None:
     """The source eyeball mapped by the corner similarity ``m`` (2, 3) (plus the gaze shift) into
-    the target's opening of ``eye``."""
+    the target's opening of ``eye``; ``widened``: the target opens wider than the source, so the
+    band under the source's upper margin shows continued eyeball (see :func:`_eyeball_plate`)."""
     h, w = out.shape[:2]
     d_origin, d_rot, d_width = _frame(dst_mesh, eye)
     m = m.copy()
@@ -118,7 +120,7 @@ def _paint_eyeball(out: np.ndarray, image: np.ndarray, src_mesh: np.ndarray, dst
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
     if x1 - x0 < 3 or y1 - y0 < 3:
         return
-    plate, offset = _eyeball_plate(image, src_mesh[eye.loop], src_mesh[list(eye.iris)], pad)
+    plate, offset = _eyeball_plate(image, src_mesh[eye.loop], src_mesh[list(eye.iris)], pad, widened)
     if plate is None:
         return
     # Target box pixel -> plate pixel: undo the box offset, the similarity, then the plate's.
@@ -172,10 +174,12 @@ def _lash_line(out: np.ndarray, image: np.ndarray, src_mesh: np.ndarray, dst_mes
     out[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + colour * alpha, 0, 255).astype(np.uint8)
 
 
-def _eyeball_plate(image: np.ndarray, loop: np.ndarray, iris: np.ndarray, pad: int) -> tuple[np.ndarray | None, tuple[int, int]]:
+def _eyeball_plate(image: np.ndarray, loop: np.ndarray, iris: np.ndarray, pad: int, widened: bool) -> tuple[np.ndarray | None, tuple[int, int]]:
     """(the source eye box with everything outside its opening replaced by the eyeball continued
     (see the module docstring), the box's top-left corner); None when the opening is too small to
-    carry an eyeball. loop: (K, 2) the opening's outline; iris: (5, 2) centre and rim, pixels."""
+    carry an eyeball. loop: (K, 2) the opening's outline; iris: (5, 2) centre and rim, pixels;
+    widened: also replace the band under the upper margin (for a lid raised above it; an eye
+    that opens no wider keeps the person's own shadowed iris top there)."""
     h, w = image.shape[:2]
     x0, y0 = np.floor(loop.min(0)).astype(int) - pad
     x1, y1 = np.ceil(loop.max(0)).astype(int) + pad + 1
@@ -185,7 +189,8 @@ def _eyeball_plate(image: np.ndarray, loop: np.ndarray, iris: np.ndarray, pad: i
     box = np.ascontiguousarray(image[y0:y1, x0:x1])
     # In live reenactment the source is the same target photo every frame: its plates are kept,
     # keyed by the box's pixels, the opening's outline and the iris.
-    key = hashlib.blake2b(box.tobytes() + loop.astype(np.float64).tobytes() + iris.astype(np.float64).tobytes(), digest_size=16).digest()
+    key = hashlib.blake2b(box.tobytes() + loop.astype(np.float64).tobytes() + iris.astype(np.float64).tobytes() + bytes([widened]),
+                          digest_size=16).digest()
     cached = _PLATES.get(key)
     if cached is not None:
         return cached, (int(x0), int(y0))
@@ -205,7 +210,7 @@ def _eyeball_plate(image: np.ndarray, loop: np.ndarray, iris: np.ndarray, pad: i
     cv2.polylines(upper, [np.round(local[:half] * 16).astype(np.int32)], False, 255, 1, cv2.LINE_8, shift=4)
     far = cv2.distanceTransform(255 - upper, cv2.DIST_L2, 3)
     band = max(1.5, UPPER_BAND * width)
-    keep = (inside > 0) * np.clip((far - band) / band + 1.0, 0.0, 1.0)
+    keep = (inside > 0) * (np.clip((far - band) / band + 1.0, 0.0, 1.0) if widened else 1.0)
     keep = cv2.GaussianBlur(keep.astype(np.float32), (0, 0), 0.7)[..., None] * (inside > 0)[..., None]
     plate = np.clip(box.astype(np.float32) * keep + eyeball * (1.0 - keep), 0, 255).astype(np.uint8)
     plate.setflags(write=False)
