@@ -36,6 +36,7 @@ from engine.synthesis.generators import WARP
 from fes_desktop.actions import Actions, build_menus, create_actions, show_about, show_shortcuts
 from fes_desktop.cameras import CameraInfo, CameraLister, qt_cameras, watch_cameras
 from fes_desktop.capabilities import ModelInfo
+from fes_desktop.controllers.animation import AnimationController
 from fes_desktop.controllers.edit import EditController
 from fes_desktop.controllers.export import ExportController
 from fes_desktop.controllers.live import LiveController
@@ -50,6 +51,7 @@ from fes_desktop.panels.model_panel import ModelPanel
 from fes_desktop.panels.performance_panel import PerformancePanel
 from fes_desktop.panels.source_panel import VIDEO_FILTER, SourcePanel
 from fes_desktop.panels.target_panel import TargetPanel, dropped_photo
+from fes_desktop.panels.timeline_panel import TimelinePanel
 from fes_desktop.settings import (
     EditorSettings,
     ExportSettings,
@@ -181,6 +183,7 @@ class MainWindow(QMainWindow):
         self.landmark_panel = LandmarkPanel()
         self.export_panel = ExportPanel(self.commands.record)
         self.performance_panel = PerformancePanel()
+        self.timeline_panel = TimelinePanel()
         self.docks = {
             "source": self._dock(self.source_panel, "Source", "sourceDock", left),
             "target": self._dock(self.target_panel, "Target", "targetDock", left),
@@ -189,10 +192,12 @@ class MainWindow(QMainWindow):
             "expression": self._dock(self.expression_panel, "Expression", "expressionDock", right),
             "performance": self._dock(self.performance_panel, "Performance", "performanceDock", bottom, scroll=False),
             "export": self._dock(self.export_panel, "Export", "exportDock", bottom),
+            "timeline": self._dock(self.timeline_panel, "Timeline", "timelineDock", bottom, scroll=False),
         }
         self.tabifyDockWidget(self.docks["target"], self.docks["model"])
         self.docks["target"].raise_()
         self.tabifyDockWidget(self.docks["performance"], self.docks["export"])
+        self.tabifyDockWidget(self.docks["export"], self.docks["timeline"])
         self.docks["performance"].raise_()
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -247,6 +252,7 @@ class MainWindow(QMainWindow):
         self.commands.capture_neutral.triggered.connect(self.neutral.capture)
         self.commands.clear_neutral.triggered.connect(self.neutral.clear)
         self.exports = ExportController(self)
+        self.animations = AnimationController(self)
         photo = self.photo.worker
         photo.target_ready.connect(self._on_target_ready)
         photo.target_failed.connect(self._on_target_failed)
@@ -623,6 +629,7 @@ class MainWindow(QMainWindow):
                     log.warning(problem)
             self.errors.close_all()
             self.export_panel.wait_for_export()
+            self.animations.wait()
             self.model_panel.wait_for_build()
             self.live.close()
             self.photo.close()
