@@ -32,7 +32,7 @@ from engine.face.ibug68 import mesh_to_ibug68
 from engine.geometry.expressions import label_fields, nearest_label
 from engine.geometry.faceframe import FaceFrame
 from engine.geometry.labels import EXPRESSIONS, check_intensity, label_index
-from engine.synthesis.generators import RenderRequest
+from engine.synthesis.photo_generators import RenderRequest
 from engine.types import Detection
 
 if TYPE_CHECKING:

@@ -38,7 +38,7 @@ from engine.geometry.retarget import RegionGains, estimate_neutral3d, motion_in_
 from engine.geometry.shape_model import ShapeModel
 from engine.io.landmarks_json import LandmarkEdit, check_edits_near_face
 from engine.recognise import Recognition, from_scores, label_scores
-from engine.synthesis.generators import DEFAULT_MODEL, Generator, LearnedGenerator, RenderRequest, open_generator
+from engine.synthesis.photo_generators import DEFAULT_MODEL, Generator, LearnedGenerator, RenderRequest, open_generator
 from engine.synthesis.warp import rings, topology
 from engine.types import Detection, Face
 

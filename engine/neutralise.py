@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.recognise import Recogniser, Recognition
-from engine.synthesis.generators import LearnedGenerator
+from engine.synthesis.photo_generators import LearnedGenerator
 from engine.synthesis.warp import warp_face
 from engine.types import Detection
 

@@ -34,8 +34,8 @@ from engine.geometry.labels import EXPRESSIONS, MAX_INTENSITY
 from engine.geometry.retarget import estimate_neutral3d, motion_in_face_units
 from engine.geometry.shape_model import ShapeModel
 from engine.manifest import load_manifest
-from engine.synthesis.generator import RECOGNISER_ROLE, AuxiliaryNetwork
-from engine.synthesis.generators import WARP, model_folder
+from engine.synthesis.neural_crop import RECOGNISER_ROLE, AuxiliaryNetwork
+from engine.synthesis.photo_generators import WARP, model_folder
 from engine.types import Face
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.manifest import Manifest, load_manifest
-from engine.synthesis.generators import WARP, model_folder
+from engine.synthesis.photo_generators import WARP, model_folder
 
 PURPOSES = {
     "warpguided": "Starts from the warp and paints what a warp cannot: teeth and inner lips, creases, cheek shading.",

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from engine.errors import OutputError
 from engine.geometry.retarget import RegionGains
 from engine.io import write_image
-from engine.synthesis.generators import WARP
+from engine.synthesis.photo_generators import WARP
 from fes_desktop.actions import Actions, build_menus, create_actions, show_about, show_shortcuts
 from fes_desktop.cameras import CameraInfo, CameraLister, qt_cameras, watch_cameras
 from fes_desktop.capabilities import ModelInfo

@@ -26,7 +26,7 @@ import numpy as np
 from engine.face.tracker import FaceTracker, TrackerOptions
 from engine.geometry.align import align_face, transform_points
 from engine.io import read_image, write_image
-from engine.synthesis.generator import NeuralGenerator
+from engine.synthesis.neural_crop import NeuralGenerator
 from engine.synthesis.warp import warp_face
 
 FAMILIES = ("lgan", "g2gan", "unet_cgan", "tergan", "landmarkgan")

@@ -1,6 +1,6 @@
 """``fes-train eval``: a model on held-out people, against the do-nothing and warp baselines.
 
-The model runs exactly as the app runs it: a model folder through ``engine.synthesis.generator``
+The model runs exactly as the app runs it: a model folder through ``engine.synthesis.neural_crop``
 (a checkpoint is first exported, with its parity check, to a temporary folder). For each held-out
 pair (source photo, target photo of the same person) the model gets what the app would give it:
 the source crop as ``image``; the target's landmarks (landmark-driven models); the target's label
@@ -41,7 +41,7 @@ from engine.face.tracker import FaceTracker
 from engine.geometry.expressions import ExpressionTemplates, expression_target
 from engine.geometry.labels import label_index
 from engine.manifest import load_manifest
-from engine.synthesis.generator import GeneratorOptions, NeuralGenerator
+from engine.synthesis.neural_crop import GeneratorOptions, NeuralGenerator
 from engine.synthesis.warp import warp_face
 from training.config import DataConfig, config_from_dict, load_config
 from training.data.pairs import PairDataset, make_pairs

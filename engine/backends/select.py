@@ -271,7 +271,7 @@ def calibrate(
     precision must be at least 10% faster than the best fp32 one to win).
 
     probe: the model's inputs for one real photo, batch axis first (see
-    :meth:`engine.synthesis.generator.NeuralGenerator.probe_inputs`).
+    :meth:`engine.synthesis.neural_crop.NeuralGenerator.probe_inputs`).
     pairs: candidates to try (default: every pair this machine can run).
     Returns the choice and its loaded backend (the others are closed).
     Raises BackendError when no candidate loads or all fall outside tolerance.

@@ -32,8 +32,8 @@ from engine.io.images import read_image
 from engine.io.sources import Frame, FrameSource, camera_index, open_source
 from engine.manifest import load_manifest
 from engine.pipeline import LivePipeline, PipelineOptions, PipelineResult, PipelineStats, run_sequential
-from engine.synthesis.generator import NeuralGenerator, probe_inputs
-from engine.synthesis.generators import WARP, available_models, model_folder
+from engine.synthesis.neural_crop import NeuralGenerator, probe_inputs
+from engine.synthesis.photo_generators import WARP, available_models, model_folder
 from engine.synthesis.refiner import RefinerGenerator, is_refiner
 
 DRIVING = resources.SAMPLES / "driving.mp4"

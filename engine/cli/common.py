@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from engine.errors import OutputError
-from engine.synthesis.generators import DEFAULT_MODEL, WARP
+from engine.synthesis.photo_generators import DEFAULT_MODEL, WARP
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:

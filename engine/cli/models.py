@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from engine.manifest import load_manifest
-from engine.synthesis.generators import WARP, available_models, model_folder
+from engine.synthesis.photo_generators import WARP, available_models, model_folder
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -37,7 +37,7 @@ from engine.face.tracker import FaceTracker, TrackerOptions
 from engine.geometry.align import align_face, invert, transform_points
 from engine.io.images import read_image
 from engine.manifest import Manifest, load_manifest
-from engine.synthesis.generator import PROBE_PHOTO
+from engine.synthesis.neural_crop import PROBE_PHOTO
 from engine.synthesis.guidance import guidance_map, region_mask
 from engine.synthesis.warp import warp_face
 from engine.types import Face
@@ -150,7 +150,7 @@ class RefinerGenerator:
         return inside * np.clip((rows - top) / max(0.1 * iod, 1.0) + 0.5, 0.0, 1.0)
 
     def render(self, request) -> np.ndarray:
-        """``request``: an :class:`engine.synthesis.generators.RenderRequest`; returns the full photo."""
+        """``request``: an :class:`engine.synthesis.photo_generators.RenderRequest`; returns the full photo."""
         warped = warp_face(request.image, request.face.mesh, request.dst_mesh, head_motion=request.head_motion).image
         refined, mask, matrix = self.refine_crop(warped, np.asarray(request.dst_mesh, np.float64))
         out, self.last_mask = paste_refined(warped, refined, mask, matrix)

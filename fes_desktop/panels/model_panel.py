@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from engine.backends import candidates
 from engine.errors import ModelError
-from engine.synthesis.generators import WARP, available_models
+from engine.synthesis.photo_generators import WARP, available_models
 from fes_desktop.capabilities import ModelInfo
 from fes_desktop.errors import UserMessage
 from fes_desktop.workers.build_worker import BuildRun, tensorrt_available

@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from engine.backends import available_backends, get_backend
 from engine.errors import FesError
 from engine.manifest import load_manifest
-from engine.synthesis.generators import model_folder
+from engine.synthesis.photo_generators import model_folder
 from fes_desktop.errors import Context, describe_error
 from fes_desktop.workers.threads import OneShotRun, quit_current_thread
 

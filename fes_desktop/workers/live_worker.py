@@ -28,7 +28,7 @@ from engine.face.ibug68 import mesh_to_ibug68
 from engine.io import FrameSource
 from engine.pipeline import LivePipeline, PipelineOptions, PipelineResult
 from engine.pipeline.virtualcam import VirtualCameraOptions
-from engine.synthesis.generators import WARP, WarpGenerator
+from engine.synthesis.photo_generators import WARP, WarpGenerator
 from engine.types import Face
 from fes_desktop.errors import Context, UserMessage, describe_error
 from fes_desktop.mailbox import Mailbox

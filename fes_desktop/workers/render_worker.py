@@ -22,7 +22,7 @@ from engine.api import Engine, EngineConfig
 from engine.errors import BackendError, FesError, ModelError
 from engine.face.ibug68 import mesh_to_ibug68
 from engine.io import LandmarkEdit, read_image
-from engine.synthesis.generators import WARP, RenderRequest
+from engine.synthesis.photo_generators import WARP, RenderRequest
 from engine.types import Face
 from fes_desktop.capabilities import ModelInfo
 from fes_desktop.errors import Context, describe_error

@@ -14,7 +14,7 @@ import sys
 
 from engine.cli.bench import rss_mb
 from engine.io import read_image
-from engine.synthesis.generators import WARP
+from engine.synthesis.photo_generators import WARP
 from fes_desktop.params import LiveParams
 from fes_desktop.sources import DEFAULT_TARGET, SourceSpec
 from fes_desktop.workers.live_types import LiveConfig, LiveTarget

@@ -1,5 +1,5 @@
 """Issues 8 and 9's quality bars, by the strict protocol (training.protocol), on the held-out people
-with the default model (``engine.synthesis.generators.DEFAULT_MODEL``, whatever it is).
+with the default model (``engine.synthesis.photo_generators.DEFAULT_MODEL``, whatever it is).
 
 Output and reference each get their own MediaPipe mesh and their own stable-point similarity onto
 one fixed layout, so an output that did not move the face scores as the input it is. Every test
@@ -27,7 +27,7 @@ import pytest
 
 from engine.api import Engine, EngineConfig
 from engine.io import read_image
-from engine.synthesis.generators import DEFAULT_MODEL
+from engine.synthesis.photo_generators import DEFAULT_MODEL
 from tests.conftest import held_out_people, london_photo
 from training.judges import ExpressionJudge, IdentityJudge
 from training.protocol import (

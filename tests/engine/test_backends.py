@@ -25,7 +25,7 @@ from engine.geometry.conditions import heatmap1, heatmaps68, label_maps, landmar
 from engine.geometry.labels import EXPRESSIONS
 from engine.manifest import Manifest, load_manifest
 from engine.nets.registry import get_family
-from engine.synthesis.generator import NeuralGenerator, _Inputs, default_probe, fill_inputs, probe_inputs
+from engine.synthesis.neural_crop import NeuralGenerator, _Inputs, default_probe, fill_inputs, probe_inputs
 
 SMALL_LGAN = {"image_size": 32, "ngf": 4, "n_blocks": 1}
 SMALL_LANDMARKGAN = {"image_size": 32, "ngf": 4, "image_embedding": 16, "label_embedding": 8}

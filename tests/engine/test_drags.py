@@ -13,7 +13,7 @@ from engine.api import Engine, EngineConfig
 from engine.face.ibug68 import MESH_TO_IBUG68, mesh_to_ibug68
 from engine.geometry.faceframe import FaceFrame
 from engine.io.landmarks_json import LandmarkEdit
-from engine.synthesis.generators import RenderRequest
+from engine.synthesis.photo_generators import RenderRequest
 from engine.synthesis.warp import INNER_LIP_LOOP, rings, topology
 from tests.conftest import london_photo
 

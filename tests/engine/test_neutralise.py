@@ -17,7 +17,7 @@ from engine.geometry.faceframe import FaceFrame
 from engine.io import read_image
 from engine.neutralise import ALREADY_NEUTRAL, REMOVAL_NETWORK, SHAPE_MODEL, neutralise
 from engine.synthesis.composite import paste
-from engine.synthesis.generators import RenderRequest
+from engine.synthesis.photo_generators import RenderRequest
 from tests.conftest import london_photo
 from tests.engine.trained_models import trained_model
 

@@ -13,8 +13,8 @@ import pytest
 
 from engine.geometry.align import transform_points
 from engine.io import read_image
-from engine.synthesis import generators
-from engine.synthesis.generators import RenderRequest, WarpGenerator, model_folder, open_generator
+from engine.synthesis import photo_generators
+from engine.synthesis.photo_generators import RenderRequest, WarpGenerator, model_folder, open_generator
 from engine.synthesis.guidance import LIPS_INNER
 from engine.synthesis.refiner import RefinerGenerator
 from engine.synthesis.warp import warp_face
@@ -74,9 +74,9 @@ def test_a_corrupt_default_model_falls_back_to_the_warp_and_says_why(tmp_path, m
     shutil.copytree(model_folder(SHIPPED), broken)
     for name in ("model.onnx", "weights.safetensors"):
         (broken / name).write_bytes(b"\x00not a model\x00" * 64)
-    monkeypatch.setattr(generators, "DEFAULT_MODEL", str(broken))
+    monkeypatch.setattr(photo_generators, "DEFAULT_MODEL", str(broken))
     heard: list[str] = []
-    gen = generators.open_generator(str(broken), on_status=heard.append)
+    gen = photo_generators.open_generator(str(broken), on_status=heard.append)
     assert isinstance(gen, WarpGenerator)
     assert len(heard) == 1 and "could not be loaded" in heard[0] and "using the warp" in heard[0]
     out = gen.render(smile_request)

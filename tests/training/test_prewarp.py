@@ -12,7 +12,7 @@ import torch
 from engine.face.tracker import FaceTracker, TrackerOptions
 from engine.io import read_image
 from engine.quality import ssim
-from engine.synthesis.generators import RenderRequest
+from engine.synthesis.photo_generators import RenderRequest
 from engine.synthesis.refiner import RefinerGenerator
 from engine.synthesis.warp import warp_face
 from tests.conftest import held_out_people, london_photo

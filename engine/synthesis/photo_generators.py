@@ -22,7 +22,7 @@ from engine.synthesis.warp import warp_face
 from engine.types import Face
 
 if TYPE_CHECKING:
-    from engine.synthesis.generator import NeuralGenerator
+    from engine.synthesis.neural_crop import NeuralGenerator
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class LearnedGenerator:
         on_status: Callable[[str], None] | None = None,
     ) -> None:
         from engine.manifest import load_manifest
-        from engine.synthesis.generator import NeuralGenerator  # the runtime side (backends)
+        from engine.synthesis.neural_crop import NeuralGenerator  # the runtime side (backends)
 
         self.folder = folder
         self.manifest = load_manifest(folder)

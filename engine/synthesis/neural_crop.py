@@ -57,7 +57,7 @@ from engine.geometry.conditions import DEFAULT_SIGMA, landmark_image, label_maps
 from engine.geometry.labels import EXPRESSIONS
 from engine.manifest import Manifest, load_manifest
 from engine.nets.registry import InputSpec
-from engine.synthesis.generators import model_folder
+from engine.synthesis.photo_generators import model_folder
 
 log = logging.getLogger(__name__)
 
