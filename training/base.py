@@ -79,6 +79,7 @@ class TrainingModel(ABC):
         self.loss = loss
         self.features = features
         self.device = device
+        self._replicas: dict[nn.Module, nn.Module] = {}
 
     generator: nn.Module
 
@@ -109,11 +110,29 @@ class TrainingModel(ABC):
 
     @abstractmethod
     def networks(self) -> dict[str, nn.Module]:
-        """Every network by name (for checkpoints and DDP wrapping)."""
+        """Every network by name (for checkpoints and export; plain modules, never DDP wrappers)."""
 
     @abstractmethod
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Every optimiser by name (for checkpoints)."""
+
+    def trained_networks(self) -> dict[str, nn.Module]:
+        """The networks the optimisers train, by name: the units of data-parallel training, each run
+        through :meth:`replica` in the training step. Together they must hold every optimised
+        parameter, each once. Default: the networks() with parameters that require gradients; a
+        family that trains parts of a network in different backward passes lists the parts."""
+        return {name: net for name, net in self.networks().items() if any(p.requires_grad for p in net.parameters())}
+
+    def replica(self, net: nn.Module) -> nn.Module:
+        """What a training step calls to run ``net`` when the next backward pass trains it: under
+        torchrun its DistributedDataParallel wrapper (training.distributed, whose docstring has the
+        rules), otherwise ``net`` itself. Same inputs and outputs as ``net``; frozen networks, and
+        everything outside the training step, use ``net``."""
+        return self._replicas.get(net, net)
+
+    def set_replicas(self, replicas: dict[nn.Module, nn.Module]) -> None:
+        """Install the wrappers :meth:`replica` returns, keyed by plain network ({} removes them)."""
+        self._replicas = dict(replicas)
 
     def auxiliary_networks(self) -> dict[str, tuple[str, nn.Module, tuple[torch.Tensor, ...]]]:
         """Extra networks exported beside the generator, by manifest role: role -> (engine.nets

@@ -8,12 +8,12 @@ Run folder::
     metrics.jsonl               one JSON object per log interval: step, mean losses, seconds per
                                 step, recon_l1 (the generator's L1 on the last batch, eval mode)
 
-Under ``torchrun`` (WORLD_SIZE > 1) every process trains on its shard of each batch order and the
-gradients of every optimiser are averaged across processes (all-reduce before each optimiser step,
-NCCL on CUDA, Gloo on CPU), with the same config file. The families' steps call sub-modules
-directly and run several backward passes per step (pix2pix / TER-GAN style), which
-``DistributedDataParallel``'s forward-wrapper does not support, so the averaging is done at the
-optimiser, which is the same arithmetic. Only rank 0 writes files.
+Under ``torchrun --nproc-per-node N`` (WORLD_SIZE > 1, the same config file for every process)
+each process trains on its shard of every batch: ``schedule.batch_size`` per process, N times that
+per step in all. Every network an optimiser trains runs in ``DistributedDataParallel`` (NCCL on
+CUDA, Gloo on CPU), whose gradient hooks average the gradients during each backward pass, and its
+batch norms use the statistics of the whole global batch, so N processes compute what one process
+with batch N x batch_size computes; training.distributed has the design. Only rank 0 writes files.
 
 Determinism: torch's generator is reseeded from (seed, rank, step) before every step and the batch
 order is a function of (seed, epoch), so a resumed run repeats the uninterrupted one.
@@ -25,7 +25,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import pickle
 import re
 import time
@@ -50,6 +49,7 @@ from training.data.adapters import Sample, make_adapter
 from training.data.pairs import PairDataset, make_pairs, person_split
 from training.data.prewarp import Jitter, PrewarpDataset, build_items
 from training.data.preprocess import Prepared, preprocess
+from training.distributed import DistContext, Replicas, init_distributed
 from training.features import build_feature_nets
 
 log = logging.getLogger(__name__)
@@ -66,52 +66,6 @@ class TrainingError(FesError):
 
 class CheckpointError(FesError):
     """A checkpoint file is missing, corrupt, truncated or belongs to another model."""
-
-
-@dataclass(frozen=True)
-class DistContext:
-    """This process's place in a torchrun launch (world 1 when run directly)."""
-
-    rank: int
-    world: int
-    local_rank: int
-    device: torch.device
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def distributed(self) -> bool:
-        return self.world > 1
-
-    def barrier(self) -> None:
-        if self.distributed:
-            dist.barrier()
-
-
-def resolve_device(preference: str, local_rank: int = 0) -> torch.device:
-    if preference == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    device = torch.device(f"cuda:{local_rank}" if preference == "cuda" else preference)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise TrainingError(f"schedule.device = {preference!r} but CUDA is not available")
-    return device
-
-
-def init_distributed(preference: str) -> DistContext:
-    """Join the torchrun process group when WORLD_SIZE > 1 (NCCL for CUDA devices, Gloo otherwise)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = resolve_device(preference, local_rank)
-    if world > 1:
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
-        if not dist.is_initialized():
-            dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-        log.info("process %d of %d on %s (%s)", rank, world, device, dist.get_backend())
-    return DistContext(rank=rank, world=world, local_rank=local_rank, device=device)
 
 
 # ---- data -----------------------------------------------------------------------------------------
@@ -266,43 +220,6 @@ def model_from_checkpoint(path: str | Path, device: torch.device | str = "cpu",
     return model, config, state
 
 
-# ---- distributed gradient averaging ----------------------------------------------------------------
-
-
-class GradientAverager:
-    """Data parallelism for any TrainingModel, with DDP's arithmetic: rank 0's weights are broadcast
-    once, every optimiser all-reduces (averages) its gradients just before it steps, and after each
-    step the buffers (batch-norm statistics) are broadcast from rank 0 (DDP's broadcast_buffers)."""
-
-    def __init__(self, model: TrainingModel, ctx: DistContext) -> None:
-        self.world = ctx.world
-        self.networks = list(model.networks().values())
-        with torch.no_grad():
-            for net in self.networks:
-                for tensor in net.parameters():
-                    dist.broadcast(tensor.data, src=0)
-        self.sync_buffers()
-        self.handles = [opt.register_step_pre_hook(self._average) for opt in model.optimizers().values()]
-
-    @torch.no_grad()
-    def sync_buffers(self) -> None:
-        for net in self.networks:
-            for buffer in net.buffers():
-                dist.broadcast(buffer, src=0)
-
-    def _average(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-        if not grads:
-            return
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
-        flat /= self.world
-        offset = 0
-        for g in grads:
-            g.copy_(flat[offset : offset + g.numel()].view_as(g))
-            offset += g.numel()
-
-
 # ---- the loop -------------------------------------------------------------------------------------
 
 
@@ -383,7 +300,7 @@ def fit(config: ExperimentConfig, run_dir: str | Path, resume: bool = True, prog
     for optimiser in model.optimizers().values():
         for group in optimiser.param_groups:
             group.setdefault("initial_lr", group["lr"])
-    averager = GradientAverager(model, ctx) if ctx.distributed else None
+    replicas = Replicas(model, ctx) if ctx.distributed else None
 
     batches = batch_stream(dataset, schedule.batch_size, schedule.seed, ctx, start, schedule.num_workers)
     bar = tqdm(total=schedule.steps, initial=start, disable=not (progress and ctx.main), desc=config.name, unit="step")
@@ -398,8 +315,6 @@ def fit(config: ExperimentConfig, run_dir: str | Path, resume: bool = True, prog
             torch.manual_seed(_step_seed(schedule.seed, ctx.rank, step))
             model.set_input(batch)
             losses = model.optimize_parameters()
-            if averager is not None:
-                averager.sync_buffers()
             step += 1
             for key, value in losses.items():
                 interval.setdefault(key, []).append(float(value))
@@ -412,8 +327,8 @@ def fit(config: ExperimentConfig, run_dir: str | Path, resume: bool = True, prog
                     bar.set_postfix({k: f"{v:.3g}" for k, v in list(record.items())[2:5]})
                     with (run_dir / "metrics.jsonl").open("a", encoding="utf-8") as handle:
                         handle.write(json.dumps(record) + "\n")
-            if ctx.main and (step % schedule.sample_every == 0 or final):
-                _write_samples(model, batch, run_dir / "samples" / f"step_{step:08d}.png")
+            if step % schedule.sample_every == 0 or final:
+                _write_samples(model, batch, run_dir / "samples" / f"step_{step:08d}.png", ctx)
             if ctx.main and (step % schedule.checkpoint_every == 0 or final):
                 last_checkpoint = run_dir / "checkpoints" / f"step_{step:08d}.pt"
                 save_checkpoint(last_checkpoint, model, config, step)
@@ -424,9 +339,8 @@ def fit(config: ExperimentConfig, run_dir: str | Path, resume: bool = True, prog
                 break
     finally:
         bar.close()
-        if averager is not None:
-            for handle in averager.handles:
-                handle.remove()
+        if replicas is not None:
+            replicas.close()
     return FitResult(run_dir=run_dir, step=step, checkpoint=last_checkpoint if ctx.main else None, model=model)
 
 
@@ -477,10 +391,14 @@ def _log_record(model: TrainingModel, interval: dict[str, list[float]], step: in
 
 
 @torch.no_grad()
-def _write_samples(model: TrainingModel, batch: dict[str, torch.Tensor], path: Path) -> None:
+def _write_samples(model: TrainingModel, batch: dict[str, torch.Tensor], path: Path, ctx: DistContext) -> None:
+    """The sample grid of the current batch, written by rank 0. Every rank computes it: a family's
+    visuals may run its networks, whose synced batch norms are collectives under torchrun."""
     visuals = model.visuals()
     if not visuals:
         visuals = {"source": batch["src_image"], "output": model.forward(), "target": batch["tgt_image"]}
+    if not ctx.main:
+        return
     try:
         write_image(path, sample_grid(visuals))
     except OutputError as exc:

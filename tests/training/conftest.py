@@ -30,10 +30,12 @@ def _toml_value(value: object) -> str:
 
 
 def write_config(path: Path, family: str, cache: Path, *, size: int = 32, steps: int = 2, batch_size: int = 1,
-                 root: Path = LONDON, perceptual: str = "none", every: int = 1, **data: object) -> Path:
-    """A tiny experiment TOML for ``family`` on the London test photos; returns its path."""
+                 root: Path = LONDON, perceptual: str = "none", every: int = 1,
+                 architecture: dict[str, object] | None = None, **data: object) -> Path:
+    """A tiny experiment TOML for ``family`` on the London test photos (``architecture`` entries
+    override the tiny ones); returns its path."""
     tables = {
-        "architecture": TINY_ARCHITECTURE[family],
+        "architecture": TINY_ARCHITECTURE[family] | (architecture or {}),
         "loss": TINY_LOSS[family],
         "data": {"kind": "london", "root": str(root), "size": size, "cache_dir": str(cache), **data},
         "features": {"perceptual": perceptual},

@@ -78,8 +78,8 @@ class G2ganTraining(TrainingModel):
         return self.neutral, self.heatmap
 
     def forward(self) -> torch.Tensor:
-        self.fake_expressive = self.generator(self.neutral, self.heatmap)
-        self.fake_neutral = self.removal(self.expressive, self.heatmap)
+        self.fake_expressive = self.replica(self.generator)(self.neutral, self.heatmap)
+        self.fake_neutral = self.replica(self.removal)(self.expressive, self.heatmap)
         return self.fake_expressive
 
     def generator_steps(self) -> int:
@@ -107,16 +107,17 @@ class G2ganTraining(TrainingModel):
         fake_e = self.forward()
         fake_n = self.fake_neutral
         discriminators = [self.d_synthesis, self.d_removal]
+        d_s, d_r = self.replica(self.d_synthesis), self.replica(self.d_removal)
 
         set_requires_grad(discriminators, True)
         self.opt_d.zero_grad(set_to_none=True)
         d_synthesis = 0.5 * (
-            gan_loss(self.d_synthesis(self._triplet(self.neutral, self.expressive)), True)
-            + gan_loss(self.d_synthesis(self._triplet(self.neutral, fake_e.detach())), False)
+            gan_loss(d_s(self._triplet(self.neutral, self.expressive)), True)
+            + gan_loss(d_s(self._triplet(self.neutral, fake_e.detach())), False)
         )
         d_removal = 0.5 * (
-            gan_loss(self.d_removal(self._triplet(self.expressive, self.neutral)), True)
-            + gan_loss(self.d_removal(self._triplet(self.expressive, fake_n.detach())), False)
+            gan_loss(d_r(self._triplet(self.expressive, self.neutral)), True)
+            + gan_loss(d_r(self._triplet(self.expressive, fake_n.detach())), False)
         )
         (d_synthesis + d_removal).backward()
         self.opt_d.step()
@@ -127,8 +128,8 @@ class G2ganTraining(TrainingModel):
             self.d_removal(self._triplet(self.expressive, fake_n)), True
         )
         g_pixel = F.l1_loss(fake_e, self.expressive) + F.l1_loss(fake_n, self.neutral)
-        g_cycle = F.l1_loss(self.removal(fake_e, self.heatmap), self.neutral) + F.l1_loss(
-            self.generator(fake_n, self.heatmap), self.expressive
+        g_cycle = F.l1_loss(self.replica(self.removal)(fake_e, self.heatmap), self.neutral) + F.l1_loss(
+            self.replica(self.generator)(fake_n, self.heatmap), self.expressive
         )
         if self.features.identity is not None:
             w_identity = self.identity_weight(self.generator_steps())

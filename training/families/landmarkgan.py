@@ -167,8 +167,8 @@ class LandmarkGanModel(TrainingModel):
         self.target_landmark_image = splat_landmark_image(self.image, self.target_landmarks, self.arch.landmark_radius)
 
     def forward(self) -> torch.Tensor:
-        self.fake_landmarks = self.landmark_generator(self.image, self.label, self.noise)
-        self.fake = self.generator(self.image, self.fake_landmarks, self.label)
+        self.fake_landmarks = self.replica(self.landmark_generator)(self.image, self.label, self.noise)
+        self.fake = self.replica(self.generator)(self.image, self.fake_landmarks, self.label)
         return self.fake
 
     def optimize_parameters(self) -> dict[str, float]:
@@ -188,22 +188,24 @@ class LandmarkGanModel(TrainingModel):
             d.requires_grad_(True)
         return losses | losses_1 | losses_2
 
-    def _judge(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """D_e1 on (x, image) and D_e2 on (x, target landmark image, image): patch logits each."""
+    def _judge(self, image: torch.Tensor, pair: nn.Module, triple: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        """D_e1 (``pair``) on (x, image) and D_e2 (``triple``) on (x, target landmark image, image):
+        patch logits each. The discriminators' replicas when this backward trains them, else the plain ones."""
         x, cond = self.image, self.target_landmark_image
-        return self.pair_discriminator(torch.cat([x, image], 1)), self.triple_discriminator(torch.cat([x, cond, image], 1))
+        return pair(torch.cat([x, image], 1)), triple(torch.cat([x, cond, image], 1))
 
     def _discriminator_step(self, fake: torch.Tensor) -> dict[str, float]:
         """D_l on real vs generated landmarks, D_e1 and D_e2 on real vs generated images (halved BCE)."""
-        d = self.landmark_discriminator
+        d = self.replica(self.landmark_discriminator)
         fake_landmarks = self.fake_landmarks.detach()
         loss_dl = 0.5 * (_gan_loss(d(self.target_landmarks), True) + _gan_loss(d(fake_landmarks), False))
         self._optimizers["landmark_discriminator"].zero_grad(set_to_none=True)
         loss_dl.backward()
         self._optimizers["landmark_discriminator"].step()
 
-        real_1, real_2 = self._judge(self.target)
-        fake_1, fake_2 = self._judge(fake)
+        pair, triple = self.replica(self.pair_discriminator), self.replica(self.triple_discriminator)
+        real_1, real_2 = self._judge(self.target, pair, triple)
+        fake_1, fake_2 = self._judge(fake, pair, triple)
         loss_d1 = 0.5 * (_gan_loss(real_1, True) + _gan_loss(fake_1, False))
         loss_d2 = 0.5 * (_gan_loss(real_2, True) + _gan_loss(fake_2, False))
         self._optimizers["discriminator"].zero_grad(set_to_none=True)
@@ -220,7 +222,7 @@ class LandmarkGanModel(TrainingModel):
     def _stage2_loss(self, fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """Eq. 9: L_LGAN + λ2 L_L1,2 + λ3 L_identity; its gradient reaches G_l through the landmarks."""
         y = self.target
-        g_1, g_2 = self._judge(fake)
+        g_1, g_2 = self._judge(fake, self.pair_discriminator, self.triple_discriminator)
         loss_gan = _gan_loss(g_1, True) + _gan_loss(g_2, True)
         loss_l12 = l12_loss(fake, y)
         total = loss_gan + self.loss.lambda_l12 * loss_l12

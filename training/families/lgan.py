@@ -71,17 +71,19 @@ class LganTraining(TrainingModel):
         return self.src, self.heatmap, self.labels
 
     def forward(self) -> torch.Tensor:
-        self.fake = self.generator(*self.generator_inputs())
+        self.fake = self.replica(self.generator)(*self.generator_inputs())
         return self.fake
 
     def _discriminator_loss(self, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eq. 4 for D_image and D_geometry (their replicas: this backward trains them)."""
+        image, geometry = self.replica(self.d_image), self.replica(self.d_geometry)
         d_image = 0.5 * (
-            gan_loss(self.d_image(torch.cat([self.src, self.tgt], 1)), True)
-            + gan_loss(self.d_image(torch.cat([self.src, fake], 1)), False)
+            gan_loss(image(torch.cat([self.src, self.tgt], 1)), True)
+            + gan_loss(image(torch.cat([self.src, fake], 1)), False)
         )
         d_geometry = 0.5 * (
-            gan_loss(self.d_geometry(torch.cat([self.tgt, self.heatmap], 1)), True)
-            + gan_loss(self.d_geometry(torch.cat([fake, self.heatmap], 1)), False)
+            gan_loss(geometry(torch.cat([self.tgt, self.heatmap], 1)), True)
+            + gan_loss(geometry(torch.cat([fake, self.heatmap], 1)), False)
         )
         return d_image, d_geometry
 

@@ -301,9 +301,9 @@ class TerGanModel(TrainingModel):
         images = torch.cat([self.identity_image, self.truth])  # both of person y_t
         expressions = torch.cat([self.identity_expression_label, self.truth_label])
         identities = torch.cat([self.identity_label, self.identity_label])
-        g = self.generator
-        loss_e = F.cross_entropy(self.expression_head(g.expression_encoder(images)), expressions)
-        loss_i = F.cross_entropy(self.identity_head(g.identity_encoder(images)), identities)
+        g, run = self.generator, self.replica
+        loss_e = F.cross_entropy(run(self.expression_head)(run(g.expression_encoder)(images)), expressions)
+        loss_i = F.cross_entropy(run(self.identity_head)(run(g.identity_encoder)(images)), identities)
         for name in ("generator", "heads"):
             self._optimizers[name].zero_grad(set_to_none=True)
         (loss_e + loss_i).backward()
@@ -318,17 +318,17 @@ class TerGanModel(TrainingModel):
     def _adversarial_step(self) -> dict[str, float]:
         """Second stage: D (eq. 1), then G with eq. 10, the critics through gradient reversal, the head."""
         w = self.loss
-        g = self.generator
+        g, run = self.generator, self.replica
         x_t, x_s = self.identity_image, self.expression_image
-        f_e = g.expression_encoder(x_s)
-        f_i = g.identity_encoder(x_t)
-        fake = g.decoder(f_e, f_i)
+        f_e = run(g.expression_encoder)(x_s)
+        f_i = run(g.identity_encoder)(x_t)
+        fake = run(g.decoder)(f_e, f_i)
         self.fake = fake
         fake_class = torch.full_like(self.expression_label, self.arch.n_expressions)
 
         # D: real photos to their expression / identity, x̄ to the "fake" expression class (eq. 1).
         self.discriminator.requires_grad_(True)
-        e_logits, i_logits = self.discriminator(torch.cat([x_s, x_t, fake.detach()]))
+        e_logits, i_logits = run(self.discriminator)(torch.cat([x_s, x_t, fake.detach()]))
         n = x_s.shape[0]
         loss_d = (
             F.cross_entropy(e_logits[:n], self.expression_label)
@@ -357,8 +357,8 @@ class TerGanModel(TrainingModel):
         # Consistency discriminators on real vs generated codes (eq. 4, 5); the reversal layer makes
         # the critics minimise the cross-entropy while the encoders maximise it.
         fake_in = fake.detach()
-        loss_des = self._consistency(self.expression_critic, f_e, g.expression_encoder(fake_in))
-        loss_det = self._consistency(self.identity_critic, f_i, g.identity_encoder(fake_in))
+        loss_des = self._consistency(run(self.expression_critic), f_e, run(g.expression_encoder)(fake_in))
+        loss_det = self._consistency(run(self.identity_critic), f_i, run(g.identity_encoder)(fake_in))
         total = (
             w.lambda_if * loss_if
             + w.lambda_ef * loss_ef
@@ -376,7 +376,7 @@ class TerGanModel(TrainingModel):
             self._optimizers[name].step()
 
         # The recogniser's shallow classifier on the (detached) expression codes of real photos.
-        loss_head = F.cross_entropy(self.expression_head(f_e.detach()), self.expression_label)
+        loss_head = F.cross_entropy(run(self.expression_head)(f_e.detach()), self.expression_label)
         self._optimizers["heads"].zero_grad(set_to_none=True)
         loss_head.backward()
         self._optimizers["heads"].step()
@@ -431,6 +431,21 @@ class TerGanModel(TrainingModel):
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return dict(self._optimizers)
+
+    def trained_networks(self) -> dict[str, nn.Module]:
+        """The generator as its three parts (the first stage trains the encoders without the decoder),
+        the heads, D and the critics; not the frozen pre-trained encoders."""
+        g = self.generator
+        return {
+            "expression_encoder": g.expression_encoder,
+            "identity_encoder": g.identity_encoder,
+            "decoder": g.decoder,
+            "expression_head": self.expression_head,
+            "identity_head": self.identity_head,
+            "discriminator": self.discriminator,
+            "expression_critic": self.expression_critic,
+            "identity_critic": self.identity_critic,
+        }
 
     @torch.no_grad()
     def visuals(self) -> dict[str, torch.Tensor]:

@@ -119,7 +119,7 @@ class UnetCganTraining(TrainingModel):
         return self.src, self.labels
 
     def forward(self) -> torch.Tensor:
-        self.fake = self.generator(self.src, self.labels)
+        self.fake = self.replica(self.generator)(self.src, self.labels)
         return self.fake
 
     def _triplet(self, embeddings: torch.Tensor) -> torch.Tensor:
@@ -140,14 +140,18 @@ class UnetCganTraining(TrainingModel):
     def optimize_parameters(self) -> dict[str, float]:
         fake = self.forward()
         d = self.discriminator
+        trained_d = self.replica(d)
 
         set_requires_grad([d], True)
         self.opt_d.zero_grad(set_to_none=True)
         fake_d = fake.detach()
-        d_real = gan_loss(d(self.src, self.tgt, self.labels), True)
+        d_real = gan_loss(trained_d(self.src, self.tgt, self.labels), True)
         d_fake = 0.5 * (
-            gan_loss(d(self.src, fake_d, self.labels), False) + gan_loss(d(self.other, fake_d, self.labels), False)
+            gan_loss(trained_d(self.src, fake_d, self.labels), False)
+            + gan_loss(trained_d(self.other, fake_d, self.labels), False)
         )
+        # embed is not forward: it joins the backward of the replica's forward passes above, whose
+        # gradient hooks also average the identity head's gradients (training.distributed, rule 4).
         d_triplet = self._triplet(d.embed(torch.cat([self.tgt, self.src, self.other])))
         d_total = 0.5 * (d_real + d_fake) + self.loss.d_triplet * d_triplet
         d_total.backward()

@@ -100,7 +100,7 @@ class WarpGuidedTraining(TrainingModel):
 
     def forward(self) -> torch.Tensor:
         with self._autocast():
-            out = self.generator(self.warped, self.guidance)
+            out = self.replica(self.generator)(self.warped, self.guidance)
         self.output = out[:, :3].float()
         self.mask = out[:, 3:4].float()
         return self.output
@@ -116,16 +116,17 @@ class WarpGuidedTraining(TrainingModel):
         fake_mouth = mouth_crops(fake, self.boxes)
         condition = torch.cat([self.warped, self.guidance], dim=1)
         critics = [self.d_face, self.d_mouth]
+        d_face_net, d_mouth_net = self.replica(self.d_face), self.replica(self.d_mouth)
 
         set_requires_grad(critics, True)
         self.opt_d.zero_grad(set_to_none=True)
         with self._autocast():
             d_face = 0.5 * (
-                (self.d_face(torch.cat([condition, self.target], 1)).float() - 1).pow(2).mean()
-                + self.d_face(torch.cat([condition, fake.detach()], 1)).float().pow(2).mean()
+                (d_face_net(torch.cat([condition, self.target], 1)).float() - 1).pow(2).mean()
+                + d_face_net(torch.cat([condition, fake.detach()], 1)).float().pow(2).mean()
             )
             d_mouth = 0.5 * (
-                (self.d_mouth(real_mouth).float() - 1).pow(2).mean() + self.d_mouth(fake_mouth.detach()).float().pow(2).mean()
+                (d_mouth_net(real_mouth).float() - 1).pow(2).mean() + d_mouth_net(fake_mouth.detach()).float().pow(2).mean()
             )
         (d_face + d_mouth).backward()
         self.opt_d.step()
