@@ -7,6 +7,7 @@
     fes-train export runs/lgan/checkpoints/step_00001000.pt --out models/lgan [--metrics eval.json]
     fes-train fit-expressions --data-kind ckplus --data-root /data/CK+ --out templates.json
     fes-train heldout --model warp [--people N] [--labels-only | --transfer-only] --out DIR
+    fes-train distill-identity --out resources/models/identity-distilled [--minutes 24] [--views 7000]
 
 Every command exits 0 on success; on bad input it prints one line to stderr and exits 2.
 """
@@ -121,6 +122,24 @@ def _heldout(args: argparse.Namespace) -> int:
     return 0
 
 
+def _distill_identity(args: argparse.Namespace) -> int:
+    for name in ("minutes", "views", "eval_views", "batch_size", "threads"):
+        if getattr(args, name) <= 0:
+            raise InputError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    import torch
+
+    from training.heldout import DEFAULT_DATA_ROOT
+    from training.identity_distill import distill
+
+    torch.set_num_threads(args.threads)
+    root = Path(args.data_root) if args.data_root else DEFAULT_DATA_ROOT
+    manifest = distill(args.out, root.resolve(), args.minutes, args.views, eval_views=args.eval_views, seed=args.seed,
+                       batch_size=args.batch_size, cache_dir=_absolute(args.cache_dir) or "")
+    print(json.dumps(manifest.heldout, indent=1))
+    print(f"distilled {manifest.training['steps']} steps in {manifest.training['minutes']} min -> {args.out}")
+    return 0
+
+
 def _fit_expressions(args: argparse.Namespace) -> int:
     from engine.geometry.expressions import ExpressionTemplates, fit_templates
     from training.config import DataConfig
@@ -209,6 +228,18 @@ def build_parser() -> argparse.ArgumentParser:
     ho.add_argument("--labels-only", action="store_true", help="only the label-reading measure")
     ho.add_argument("--transfer-only", action="store_true", help="only same-person and cross-identity transfer")
     ho.set_defaults(run=_heldout)
+
+    di = sub.add_parser("distill-identity", help="fit a differentiable identity network to dlib's descriptors (London dev people)")
+    di.add_argument("--out", required=True, help="folder for identity.safetensors and identity.json (replaced)")
+    di.add_argument("--data-root", help="London Set folder (default ../shared/data/london beside the repository)")
+    di.add_argument("--minutes", type=float, default=24.0, help="training wall clock (default 24)")
+    di.add_argument("--views", type=int, default=7000, help="augmented dev views with dlib targets (default 7000)")
+    di.add_argument("--eval-views", type=int, default=10, help="views per held-out photo measured (default 10)")
+    di.add_argument("--batch-size", type=int, default=32)
+    di.add_argument("--seed", type=int, default=0)
+    di.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    di.add_argument("--cache-dir", help="teacher-view cache (default the user cache folder)")
+    di.set_defaults(run=_distill_identity)
     return parser
 
 

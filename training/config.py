@@ -30,6 +30,8 @@ from typing import Any
 from engine.errors import FesError, ModelError
 from engine.nets.registry import get_family
 from training.base import training_model_cls
+from training.features import FeatureError
+from training.identity_net import folder_weights
 
 OPTIMISER_KEYS = ("lr", "beta1", "beta2")
 DEVICES = ("auto", "cpu", "cuda")
@@ -66,7 +68,10 @@ class FeaturesConfig:
 
     perceptual: str = "mobilenet_v2-imagenet"  # or "vgg19-conv1_2" (needs vgg19_weights) or "none"
     vgg19_weights: str = ""
-    identity_weights: str = ""  # TorchScript or MobileNetV2Embedding state dict; empty: identity loss off
+    # TorchScript, a MobileNetV2Embedding state dict, or a distilled identity folder
+    # (resources/models/identity-distilled, training.identity_net: it also sets identity_input_size);
+    # empty: the identity loss is off
+    identity_weights: str = ""
     identity_input_size: int = 112
 
 
@@ -156,6 +161,18 @@ def _resolve_path(text: str, base: Path) -> str:
     return str(path if path.is_absolute() else (base / path).resolve())
 
 
+def _identity_folder(features: FeaturesConfig, size_given: bool) -> FeaturesConfig:
+    """A distilled identity folder as identity_weights: its weights file and its input size."""
+    try:
+        weights, size = folder_weights(features.identity_weights)
+    except FeatureError as exc:
+        raise ConfigError(f"features.identity_weights: {exc}") from None
+    if size_given and features.identity_input_size != size:
+        raise ConfigError(f"features.identity_input_size {features.identity_input_size} differs from the "
+                          f"{size} of {features.identity_weights}")
+    return dataclasses.replace(features, identity_weights=str(weights), identity_input_size=size)
+
+
 def config_from_dict(data: dict[str, Any], base: Path = Path(".")) -> ExperimentConfig:
     """Resolve a parsed config (TOML or a checkpoint's saved dict) against the registries."""
     data = dict(data)
@@ -176,12 +193,15 @@ def config_from_dict(data: dict[str, Any], base: Path = Path(".")) -> Experiment
     data_cfg = build_dataclass(DataConfig, data_table, "data")
     data_cfg = dataclasses.replace(data_cfg, root=_resolve_path(data_cfg.root, base), split_file=_resolve_path(data_cfg.split_file, base),
                                    cache_dir=_resolve_path(data_cfg.cache_dir, base))
-    features = build_dataclass(FeaturesConfig, dict(data.get("features", {})), "features")
+    features_table = dict(data.get("features", {}))
+    features = build_dataclass(FeaturesConfig, features_table, "features")
     features = dataclasses.replace(
         features,
         vgg19_weights=_resolve_path(features.vgg19_weights, base),
         identity_weights=_resolve_path(features.identity_weights, base),
     )
+    if features.identity_weights and Path(features.identity_weights).is_dir():
+        features = _identity_folder(features, "identity_input_size" in features_table)
 
     schedule_table = dict(data.get("schedule", {}))
     loss_table = dict(data.get("loss", {}))
