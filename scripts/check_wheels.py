@@ -11,6 +11,7 @@ source there) or "-" (nothing installable). Exit 0 always; the table is the resu
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import urllib.request
@@ -78,7 +79,11 @@ def locked(path: Path) -> list[tuple[str, str]]:
 
 
 def main(argv: list[str]) -> int:
-    lock = Path(argv[0]) if argv else Path(__file__).resolve().parents[1] / "requirements.lock"
+    parser = argparse.ArgumentParser(description="Which locked packages have wheels for Windows, macOS and Linux (Python 3.11).")
+    parser.add_argument("lock", nargs="?", type=Path, default=Path(__file__).resolve().parents[1] / "requirements.lock")
+    lock = parser.parse_args(argv).lock
+    if not lock.is_file():
+        parser.error(f"{lock}: no such lock file")
     print("| package | " + " | ".join(PLATFORMS) + " |")
     print("|---|" + "---|" * len(PLATFORMS))
     for name, version in locked(lock):
