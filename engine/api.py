@@ -273,7 +273,11 @@ class Reenactor:
         self._target_neutral_face = frame.to_face(self.target.face.mesh)
         self._templates = ExpressionTemplates.load()
         self._label_fields = label_fields(self._templates, self._target_neutral_face)
-        self._driver_fields: dict[str, np.ndarray] | None = None  # label fields on the driver's neutral
+        # The tracking, render and UI threads share the reference: it is only ever replaced whole,
+        # never set back to None once known, and the driver's label fields are kept with the
+        # neutral they were computed on.
+        self._reestimate = False
+        self._driver_fields: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
 
     @classmethod
     def create(cls, config: ReenactConfig) -> "Reenactor":
@@ -306,50 +310,52 @@ class Reenactor:
     def set_neutral(self, face: Face) -> None:
         """Use this driving face as the neutral reference ("capture neutral")."""
         self._neutral3d = face.mesh3d.astype(np.float64)
-        self._driver_fields = None
+        self._reestimate = False
         self.neutral_estimated = False
 
     def clear_neutral(self) -> None:
-        """Forget the neutral reference: the next tracked face gives an estimated one again."""
-        self._neutral3d = None
-        self._driver_fields = None
+        """Forget the neutral reference: the next tracked face gives an estimated one again (the
+        old one stays in use until then, so a frame being rendered meanwhile keeps a reference)."""
+        self._reestimate = True
         self.neutral_estimated = True
 
     def track(self, frame: np.ndarray, timestamp_ms: float) -> TrackResult | None:
         face = self._tracker.track(frame, timestamp_ms)
         if face is None:
             return None
-        if self._neutral3d is None:
+        if self._neutral3d is None or self._reestimate:
             self._neutral3d = estimate_neutral3d(face.mesh3d, self.shape_model)
-            self._driver_fields = None
+            self._reestimate = False
             log.info("no neutral reference captured: estimated one from the first tracked face")
         return TrackResult(face=face, timestamp_ms=timestamp_ms, image=frame)
 
     def head_pose(self, track: TrackResult) -> HeadPose:
         """The tracked head's pose relative to the neutral reference (unclamped)."""
-        assert self._neutral3d is not None
-        return measure_pose(self._neutral3d, track.face.mesh3d)
+        neutral3d = self._neutral3d
+        assert neutral3d is not None  # set by the track() that made ``track``
+        return measure_pose(neutral3d, track.face.mesh3d)
 
     def recognise(self, track: TrackResult) -> Recognition:
         """The driver's expression against the neutral reference: engine.recognise's geometric
         method, measured from the captured neutral (or the estimated one) rather than a fresh
         estimate per frame."""
         neutral3d = self._neutral3d
-        assert neutral3d is not None
+        assert neutral3d is not None  # set by the track() that made ``track``
         motion, frame = motion_in_face_units(track.face.mesh3d, neutral3d)
-        fields = self._driver_fields
-        if fields is None:
-            fields = self._driver_fields = label_fields(self._templates, frame.to_face(neutral3d[:, :2]))
-        return from_scores(label_scores(motion, fields))
+        cached = self._driver_fields
+        if cached is None or cached[0] is not neutral3d:
+            cached = self._driver_fields = (neutral3d, label_fields(self._templates, frame.to_face(neutral3d[:, :2])))
+        return from_scores(label_scores(motion, cached[1]))
 
     def driven_mesh(self, track: TrackResult) -> np.ndarray:
         """(478, 2) target-photo mesh showing the tracked expression and, with ``follow_pose``, the
         tracked head pose (engine.geometry.head_pose.apply_pose)."""
-        assert self._neutral3d is not None
-        mesh = retarget(track.face.mesh3d, self._neutral3d, self.target_face.mesh, self.config.gains)
+        neutral3d = self._neutral3d
+        assert neutral3d is not None  # set by the track() that made ``track``
+        mesh = retarget(track.face.mesh3d, neutral3d, self.target_face.mesh, self.config.gains)
         if not self.config.follow_pose:
             return mesh
-        return apply_pose(mesh, self.target_face.mesh3d, self.head_pose(track))
+        return apply_pose(mesh, self.target_face.mesh3d, measure_pose(neutral3d, track.face.mesh3d))
 
     def request(self, track: TrackResult, dst_mesh: np.ndarray | None = None) -> RenderRequest:
         """What the generator renders for ``track``; ``dst_mesh`` is the driven mesh when the caller

@@ -140,3 +140,26 @@ def test_live_reenactment_recognises_the_drivers_smile_against_the_neutral_refer
     assert readings[0].label == "neutral"
     assert readings[40].label == "happy" and readings[40].intensity > 0.5
     assert all(r.method == GEOMETRY for r in readings)
+
+
+def test_clearing_the_neutral_while_a_frame_is_in_flight_keeps_rendering_it():
+    """The live pipeline tracks on one thread and renders on another; the app clears the neutral on
+    a third. A frame tracked before the clear is still recognised, driven and rendered (it had
+    crashed the render thread with an AssertionError), and the next tracked face re-estimates."""
+    from engine.api import ReenactConfig, Reenactor
+    from engine.io import VideoReader
+    from resources import SAMPLES
+
+    with VideoReader(SAMPLES / "driving.mp4") as reader:
+        frames = [frame for _, _, frame in reader][:3]
+    with Reenactor(ReenactConfig(target_image=read_image(SAMPLES / "target_london_007.jpg"), model="warp",
+                                 smoothing=None)) as reenactor:
+        reenactor.set_neutral(reenactor.track(frames[0], 0.0).face)
+        in_flight = reenactor.track(frames[1], 40.0)
+        reenactor.clear_neutral()
+        assert reenactor.recognise(in_flight).method == GEOMETRY
+        mesh = reenactor.driven_mesh(in_flight)
+        assert reenactor.render(in_flight, mesh).shape == reenactor.config.target_image.shape
+        assert reenactor.neutral_estimated
+        reenactor.track(frames[2], 80.0)
+        assert reenactor.recognise(reenactor.track(frames[2], 120.0)).method == GEOMETRY
