@@ -27,6 +27,7 @@ from engine.geometry.labels import EXPRESSIONS
 from engine.io.atomic import write_bytes_atomic
 from engine.io.images import read_image
 from training.judges import MEASURABLE, ExpressionJudge, IdentityJudge
+from training.metrics import inception_score
 from training.protocol import (
     MeshDetector,
     ProtocolCrop,
@@ -67,7 +68,9 @@ class TransferScores:
 class HeldoutReport:
     """transfer: system -> scores; real_happy_rate: the real smiles' own; cross: mean dlib
     distances and |lift diff|; labels: "label@intensity" -> recognition rate (None: not
-    measurable); real_labels: the judge's accuracy on real photos (neutral, happy)."""
+    measurable); real_labels: the judge's accuracy on real photos (neutral, happy);
+    inception_score: IS on the judge's classes (training.metrics.inception_score) of every label
+    edit ("edits") and of the real neutral and smiling photos ("real")."""
 
     model: str
     people: list[str]
@@ -76,6 +79,7 @@ class HeldoutReport:
     cross: dict[str, float] = field(default_factory=dict)
     labels: dict[str, float | None] = field(default_factory=dict)
     real_labels: dict[str, float] = field(default_factory=dict)
+    inception_score: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
@@ -101,6 +105,9 @@ class HeldoutReport:
                 real = self.real_labels.get(label)
                 lines.append(f"| {label} | " + " | ".join("n/a" if c is None else f"{c:.2f}" for c in cells)
                              + f" | {'-' if real is None else f'{real:.2f}'} |")
+        if self.inception_score:
+            lines += ["", "| IS on the FER-2013 classes | value |", "|---|---|"]
+            lines += [f"| {k} | {v:.2f} |" for k, v in self.inception_score.items()]
         return "\n".join(lines) + "\n"
 
 
@@ -177,6 +184,7 @@ def _cross(engine: Engine, people: dict[str, _Person], det: MeshDetector, ident:
 def _labels(engine: Engine, people: dict[str, _Person], judge: ExpressionJudge, det: MeshDetector,
             out: Path, report: HeldoutReport) -> None:
     hits: dict[str, list[bool]] = {}
+    probabilities: list[list[float]] = []
     grid_rows: list[list[np.ndarray]] = []
     for k, (pid, p) in enumerate(people.items()):
         row = []
@@ -184,7 +192,9 @@ def _labels(engine: Engine, people: dict[str, _Person], judge: ExpressionJudge, 
             for intensity in INTENSITIES:
                 image = engine.edit_expression(p.neutral, label, intensity).image
                 if label in MEASURABLE:
-                    hits.setdefault(f"{label}@{intensity}", []).append(judge.label(image, det.mesh(image)) == label)
+                    probs = judge.probabilities(image, det.mesh(image))
+                    probabilities.append(list(probs.values()))
+                    hits.setdefault(f"{label}@{intensity}", []).append(max(probs, key=probs.__getitem__) == label)
                 if k < 2 and intensity == 1.0:
                     row.append(protocol_crop(image, det.mesh(image)).image)
         if row:
@@ -195,6 +205,9 @@ def _labels(engine: Engine, people: dict[str, _Person], judge: ExpressionJudge, 
         "neutral": float(np.mean([judge.label(p.neutral, p.mesh_n) == "neutral" for p in people.values()])),
         "happy": float(np.mean([judge.label(p.smile, p.mesh_s) == "happy" for p in people.values()])),
     }
+    real = [list(judge.probabilities(image, mesh).values()) for p in people.values()
+            for image, mesh in ((p.neutral, p.mesh_n), (p.smile, p.mesh_s))]
+    report.inception_score = {"edits": inception_score(np.array(probabilities)), "real": inception_score(np.array(real))}
     _write_png(out / "labels_grid.png", _grid(grid_rows))
 
 

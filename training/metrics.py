@@ -16,6 +16,11 @@ Images are aligned crops, (N, N, 3) uint8 BGR, unless a docstring says otherwise
   crop size N are scaled by 256 / N), and normalised by the reference's outer-eye-corner distance
   (points 36 and 45; the 300-W NME convention).
 * expression recognition accuracy (paper 4): top-1 accuracy of a classifier over EXPRESSIONS.
+* Inception Score (paper 5's IS): exp(E_x KL(p(y|x) || p(y))) over a classifier's class
+  probabilities. No ImageNet Inception network can be had offline, so the score is computed on
+  the FER-2013 mini-Xception's seven expression classes (``IS-FER``, training.judges): it rewards
+  edits that each read clearly as one expression and, together, as many; its values are not
+  comparable with ImageNet IS (at most 7 here, at most 1000 there).
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ __all__ = [
     "landmark_error",
     "LandmarkError",
     "expression_accuracy",
+    "inception_score",
     "load_classifier",
     "FMD_NAME",
 ]
@@ -254,6 +260,17 @@ def landmark_error(predicted: np.ndarray, reference: np.ndarray, size: int) -> L
         nme_interocular=float((per_point.mean(axis=1) / interocular).mean()),
         count=len(predicted),
     )
+
+
+def inception_score(probabilities: np.ndarray) -> float:
+    """exp(mean KL(p(y|x) || p(y))) of (N, C) class probabilities (rows sum to 1): 1 when every
+    row is the same distribution, C when every row is certain and the classes are used equally."""
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, 1.0)
+    if p.ndim != 2 or len(p) == 0:
+        raise MetricError(f"inception_score needs (N, C) probabilities, got shape {p.shape}")
+    p = p / p.sum(axis=1, keepdims=True)
+    marginal = p.mean(axis=0, keepdims=True)
+    return float(np.exp(np.mean(np.sum(p * (np.log(p) - np.log(marginal)), axis=1))))
 
 
 @torch.no_grad()

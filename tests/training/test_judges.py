@@ -77,3 +77,17 @@ def test_identity_judge_tells_people_apart(london_root: Path) -> None:
     a_s = read_image(london_root / "smiling" / "004.jpg")
     b_n = read_image(london_root / "neutral" / "010.jpg")
     assert judge.distance(a_n, a_s) < 0.6 < judge.distance(a_n, b_n)
+
+
+def test_inception_score_on_the_judges_classes(readings: dict[str, list[dict[str, float]]]) -> None:
+    """IS-FER (paper 5's IS on the offline expression classifier): 1 for identical readings, the
+    class count for certain readings spread over every class, and between for real photos, where
+    neutrals and smiles read differently."""
+    from training.metrics import MetricError, inception_score
+
+    assert inception_score(np.full((5, 7), 1 / 7)) == pytest.approx(1.0)
+    assert inception_score(np.eye(7)) == pytest.approx(7.0, rel=1e-6)
+    real = np.array([list(r.values()) for rows in readings.values() for r in rows])
+    assert 1.2 < inception_score(real) < 7.0
+    with pytest.raises(MetricError):
+        inception_score(np.zeros(3))
