@@ -13,8 +13,23 @@ MOUTH_CORNER = 48
 RIGHT_BROW_MIDDLE = 19
 
 
+def _settled(qtbot, canvas) -> None:
+    """Wait until the canvas keeps its photo rectangle for a few polls: the window's docks are
+    sized after the first show, and a drag computed before a refit would land elsewhere."""
+    seen = {"rect": None, "same": 0}
+
+    def steady() -> bool:
+        rect = canvas.image_rect()
+        seen["same"] = seen["same"] + 1 if rect == seen["rect"] else 0
+        seen["rect"] = rect
+        return seen["same"] >= 3
+
+    qtbot.waitUntil(steady, timeout=5000)
+
+
 def drag(qtbot, canvas, index: int, dx: float, dy: float, modifier=Qt.KeyboardModifier.NoModifier, steps: int = 6) -> None:
     """Press on point ``index`` and move the mouse by (dx, dy) photo pixels in ``steps``, then release."""
+    _settled(qtbot, canvas)
     start = canvas.to_widget(*canvas.document.points[index])
     scale = canvas.image_rect().width() / canvas._image.width()
     qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, modifier, QPoint(round(start.x()), round(start.y())))
