@@ -60,12 +60,17 @@ class ModelPanel(QWidget):
                 title = f"{name} (unreadable: {error})"
             self.model_combo.addItem(title, name)
         self.model_combo.activated.connect(lambda i: self.model_chosen.emit(self.model_combo.itemData(i)))
+        # Long model names must not widen the dock past the wrapped descriptions below them.
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(14)
 
         self.backend_combo = QComboBox()
         self.backend_combo.setObjectName("backendCombo")
         for label, spec in backend_choices():
             self.backend_combo.addItem(label, spec)
         self.backend_combo.activated.connect(lambda i: self.backend_chosen.emit(self.backend_combo.itemData(i)))
+        self.backend_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.backend_combo.setMinimumContentsLength(14)
 
         self.running_label = QLabel("–")
         self.running_label.setWordWrap(True)

@@ -106,6 +106,10 @@ def test_the_model_panel_speaks_to_artists_and_names_the_backend_auto_picked(qtb
     assert not any(word in visible for word in ("FAR", "TAR", "rank"))
     auto = panel.backend_combo.itemText(panel.backend_combo.findData("auto"))
     assert auto.startswith("Auto (picked ") and any(name in auto for name in ("onnxruntime", "torch", "tensorrt"))
+    window.docks["model"].raise_()
+    qtbot.wait(200)
+    scroll = window.docks["model"].widget()
+    assert isinstance(scroll, QScrollArea) and scroll.horizontalScrollBar().maximum() == 0  # the words wrap, nothing is cut
     panel.details_toggle.click()
     assert panel.details.isVisible() and "heldout_crop_ssim" in panel.details.text()
 
