@@ -8,20 +8,18 @@ or any failure aborts the writer, so no partial file is left.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject
 
 from engine.animate import Keyframe, animate, frame_times
 from engine.api import Engine, EngineConfig
-from engine.errors import FesError
-from fes_desktop.errors import Context, describe_error
 from fes_desktop.workers.export_worker import ExportSummary
 from fes_desktop.workers.recording import FrameRecorder, OutputSpec
-from fes_desktop.workers.threads import OneShotRun, quit_current_thread
+from fes_desktop.workers.job_worker import JobWorker
+from fes_desktop.workers.threads import OneShotRun
 
 log = logging.getLogger(__name__)
 
@@ -39,35 +37,13 @@ class AnimationJob:
     output: OutputSpec
 
 
-class AnimationWorker(QObject):
-    """Runs one job in its own thread: ``run`` once, ``cancel`` from any thread."""
+class AnimationWorker(JobWorker):
+    """Runs one AnimationJob in its own thread (see :class:`~fes_desktop.workers.job_worker.JobWorker`);
+    ``progress`` counts frames done against the keys' frame count."""
 
-    progress = Signal(int, int)  # frames done, frames in all
-    finished = Signal(object)  # ExportSummary
-    failed = Signal(object)  # UserMessage
-    cancelled = Signal()
+    what = "animation"
 
-    def __init__(self, job: AnimationJob) -> None:
-        super().__init__()
-        self.job = job
-        self._cancel = threading.Event()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            self.finished.emit(self._render())
-        except FesError as error:
-            self.failed.emit(describe_error(error, Context.EXPORT))
-        except _Cancelled:
-            log.info("animation to %s cancelled; nothing was written", self.job.output.path)
-            self.cancelled.emit()
-        finally:
-            quit_current_thread()
-
-    def _render(self) -> ExportSummary:
+    def work(self) -> ExportSummary:
         job = self.job
         t0 = time.perf_counter()
         keys = list(job.keys)
@@ -79,8 +55,7 @@ class AnimationWorker(QObject):
             try:
                 done = 0
                 for frame in animate(engine, job.photo, keys, job.output.fps, detection=detection):
-                    if self._cancel.is_set():
-                        raise _Cancelled
+                    self.check_cancel()
                     recorder.write(frame.image, frame.mesh)
                     done += 1
                     self.progress.emit(done, total)
@@ -91,10 +66,6 @@ class AnimationWorker(QObject):
         seconds = time.perf_counter() - t0
         log.info("animated %d frames to %s in %.1f s", done, job.output.path, seconds)
         return ExportSummary(job.output.path, done, 0, seconds)
-
-
-class _Cancelled(Exception):
-    """Raised inside the render loop when the user cancelled."""
 
 
 class AnimationRun(OneShotRun):

@@ -9,23 +9,21 @@ sidecar. Cancelling or any failure aborts the writer: no partial file is left.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject
 
 from engine.api import ReenactConfig, Reenactor
-from engine.errors import FesError
 from engine.face.smoothing import OneEuroParams
 from engine.geometry.retarget import RegionGains
 from engine.io import VideoSource
-from fes_desktop.errors import Context, describe_error
 from fes_desktop.workers.recording import FrameRecorder, OutputSpec
-from fes_desktop.workers.threads import OneShotRun, quit_current_thread
+from fes_desktop.workers.job_worker import JobWorker
+from fes_desktop.workers.threads import OneShotRun
 
 log = logging.getLogger(__name__)
 
@@ -55,35 +53,13 @@ class ExportSummary:
     note: str = ""
 
 
-class ExportWorker(QObject):
-    """Runs one job in its own thread: ``run`` once, ``cancel`` from any thread."""
+class ExportWorker(JobWorker):
+    """Runs one ExportJob in its own thread (see :class:`~fes_desktop.workers.job_worker.JobWorker`);
+    ``progress`` counts frames done against the video's (estimated) frame count."""
 
-    progress = Signal(int, int)  # frames done, frames expected (an estimate until the end)
-    finished = Signal(object)  # ExportSummary
-    failed = Signal(object)  # UserMessage
-    cancelled = Signal()
+    what = "export"
 
-    def __init__(self, job: ExportJob) -> None:
-        super().__init__()
-        self.job = job
-        self._cancel = threading.Event()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            self.finished.emit(self._export())
-        except FesError as error:
-            self.failed.emit(describe_error(error, Context.EXPORT))
-        except _Cancelled:
-            log.info("export to %s cancelled; nothing was written", self.job.output.path)
-            self.cancelled.emit()
-        finally:
-            quit_current_thread()
-
-    def _export(self) -> ExportSummary:
+    def work(self) -> ExportSummary:
         job = self.job
         t0 = time.perf_counter()
         config = ReenactConfig(
@@ -109,8 +85,7 @@ class ExportWorker(QObject):
         mesh: np.ndarray | None = reenactor.target_face.mesh
         done = no_face = 0
         for frame in source:
-            if self._cancel.is_set():
-                raise _Cancelled
+            self.check_cancel()
             driving = cv2.flip(frame.image, 1) if self.job.mirror else frame.image
             track = reenactor.track(driving, frame.timestamp_ms)
             if track is None:
@@ -121,13 +96,8 @@ class ExportWorker(QObject):
             recorder.write(image, mesh)
             done += 1
             self.progress.emit(done, max(expected, done))
-        if self._cancel.is_set():
-            raise _Cancelled
+        self.check_cancel()
         return done, no_face
-
-
-class _Cancelled(Exception):
-    """Raised inside the export loop when the user cancelled."""
 
 
 class ExportRun(OneShotRun):
